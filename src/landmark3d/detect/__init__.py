@@ -1,0 +1,1 @@
+"""Face detector back-ends behind one small interface."""

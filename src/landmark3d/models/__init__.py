@@ -1,0 +1,1 @@
+"""Landmark models: the spec every model carries, the registry of shipped weights, runtimes."""

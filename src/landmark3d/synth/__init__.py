@@ -1,0 +1,1 @@
+"""The synthetic face generator: ICT FaceKit assets, sampler, renderer, writer."""

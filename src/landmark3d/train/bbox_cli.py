@@ -1,0 +1,10 @@
+"""The `landmark3d bbox` command (placeholder until implemented)."""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    raise NotImplementedError("landmark3d bbox is not implemented yet")
