@@ -1,0 +1,206 @@
+"""Detector: the inference pipeline. Image -> face boxes -> crops -> landmark model -> second
+pass from the predicted landmarks -> :class:`~landmark3d.results.Faces`."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .crop import Crop, crop_from_box, points_box
+from .errors import Landmark3dError
+from .io import read_image_bounded
+from .results import Faces
+
+#: Images above this many pixels are decoded downscaled (memory stays bounded; a face that
+#: small a fraction of a 50 MP photo still spans hundreds of pixels).
+MAX_PIXELS = 50e6
+#: Second-pass guard: keep the first pass when the landmarks' crop moves by more than this
+#: fraction of the first crop's side, or changes its side by more than this factor.
+MAX_SHIFT = 0.5
+MAX_SIDE_RATIO = 2.0
+
+
+class Detector:
+    """Find faces and predict their 70 landmarks.
+
+    Args:
+        model: a shipped model name, a path to an ``.onnx`` file or a ``.pt`` checkpoint, or a
+            loaded :class:`~landmark3d.models.runtime.LandmarkModel`; ``None`` = the default model.
+        detector: a face-detector name (see :func:`landmark3d.detect.get_detector`) or an
+            instance with ``detect(image) -> (K, 5)`` and ``face_boxes(detections) -> (K, 4)``.
+        device: ``"cpu"`` or ``"cuda"`` (ONNX Runtime needs its CUDA build; torch models need torch).
+        threads: intra-op threads of the landmark model (``None`` = the runtime's default).
+        refine: run the second pass from the first pass's landmarks (recommended).
+
+    Raises :class:`~landmark3d.errors.ModelLoadError` for a model that can't be loaded.
+    """
+
+    def __init__(self, model=None, detector="default", *, device: str = "cpu",
+                 threads: int | None = None, refine: bool = True):
+        from .models.runtime import load_model
+
+        self.model = load_model(model, device=device, threads=threads)
+        self.spec = self.model.spec
+        self._detector_arg = detector
+        self._face_detector = None
+        self.refine = refine
+
+    @property
+    def face_detector(self):
+        if self._face_detector is None:
+            from .detect import get_detector
+
+            self._face_detector = get_detector(self._detector_arg)
+        return self._face_detector
+
+    # ---- public verbs ----------------------------------------------------------------------
+    def __call__(self, image, boxes=None) -> Faces:
+        """Faces in one image: a path, an RGB uint8 array (HxWx3; gray/RGBA/16-bit accepted) or a
+        PIL image. ``boxes`` (K, 4) ``x1, y1, x2, y2`` in image pixels skips face detection.
+
+        Raises :class:`~landmark3d.errors.ImageReadError` for an unreadable image."""
+        return self._run_batch([(image, boxes)], raise_errors=True)[0]
+
+    def iter(self, images: Iterable, *, batch_size: int = 8, boxes: Iterable | None = None) -> Iterator[Faces]:
+        """Faces for many images, batching the landmark model across images for throughput.
+
+        Yields one :class:`Faces` per input, in order. An input that can't be read gives an empty
+        ``Faces`` whose ``error`` says why (the iteration goes on)."""
+        batch: list = []
+        box_iter = iter(boxes) if boxes is not None else None
+        for image in images:
+            batch.append((image, next(box_iter) if box_iter is not None else None))
+            if len(batch) >= batch_size:
+                yield from self._run_batch(batch, raise_errors=False)
+                batch = []
+        if batch:
+            yield from self._run_batch(batch, raise_errors=False)
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- the pipeline ------------------------------------------------------------------------
+    def _run_batch(self, items, *, raise_errors: bool) -> list[Faces]:
+        prepared = []
+        for image, boxes in items:
+            source = str(image) if isinstance(image, (str, Path)) else ""
+            try:
+                prepared.append(self._prepare(image, boxes, source))
+            except Landmark3dError as exc:
+                if raise_errors:
+                    raise
+                prepared.append(Faces.empty(source=source, model=self.spec.name, error=str(exc)))
+        work = [p for p in prepared if isinstance(p, dict) and len(p["face_boxes"])]
+        if work:
+            t0 = time.perf_counter()
+            self._landmarks(work)
+            per_image = (time.perf_counter() - t0) * 1000 / len(work)
+            for p in work:
+                p["timings_ms"]["landmarks"] = per_image
+        return [p if isinstance(p, Faces) else self._to_faces(p) for p in prepared]
+
+    def _prepare(self, image, boxes, source: str) -> dict:
+        t0 = time.perf_counter()
+        rgb, scale = read_image_bounded(image, MAX_PIXELS)
+        t1 = time.perf_counter()
+        h, w = rgb.shape[:2]
+        if boxes is None:
+            detections = np.asarray(self.face_detector.detect(rgb), np.float64).reshape(-1, 5)
+            face_boxes = np.asarray(self.face_detector.face_boxes(detections), np.float64).reshape(-1, 4)
+            out_boxes, scores = detections[:, :4] / scale, detections[:, 4]
+        else:
+            given = np.asarray(boxes, np.float64).reshape(-1, 4)
+            if not np.all(np.isfinite(given)) or np.any(given[:, 2:] <= given[:, :2]):
+                raise ValueError(f"boxes must be finite (K, 4) x1, y1, x2, y2 with x2 > x1, y2 > y1; got {given.tolist()}")
+            out_boxes, scores = given, np.ones(len(given))
+            face_boxes = given * scale
+        t2 = time.perf_counter()
+        return {
+            "rgb": rgb, "scale": scale, "size": (round(h / scale), round(w / scale)), "source": source,
+            "boxes": out_boxes, "scores": scores, "face_boxes": face_boxes,
+            "timings_ms": {"decode": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000},
+        }
+
+    def _crops_for(self, work, boxes_key: str) -> list[Crop]:
+        s, cs = self.spec.input_size, self.spec.crop_scale
+        return [crop_from_box(b, s, scale=cs) for p in work for b in p[boxes_key]]
+
+    def _predict(self, work, crops: list[Crop], batch_size: int = 32):
+        from .models.decode import decode_outputs
+
+        images = []
+        k = 0
+        for p in work:
+            for _ in range(len(p["face_boxes"])):
+                images.append(crops[k].warp(p["rgb"]))
+                k += 1
+        raw = np.concatenate([self.model(np.stack(images[i:i + batch_size]))
+                              for i in range(0, len(images), batch_size)])
+        return decode_outputs(raw, crops, self.spec)
+
+    def _landmarks(self, work) -> None:
+        crops = self._crops_for(work, "face_boxes")
+        lm, sigma, z = self._predict(work, crops)
+        if self.refine:
+            second = [points_box(p) for p in lm]
+            keep = [not _second_pass_ok(c, b, self.spec.crop_scale) for c, b in zip(crops, second)]
+            k = 0
+            for p in work:
+                n = len(p["face_boxes"])
+                p["refine_boxes"] = np.array(second[k:k + n])
+                k += n
+            crops2 = self._crops_for(work, "refine_boxes")
+            lm2, sigma2, z2 = self._predict(work, crops2)
+            keep = np.array(keep)
+            lm = np.where(keep[:, None, None], lm, lm2)
+            if sigma is not None:
+                sigma = np.where(keep[:, None], sigma, sigma2)
+            if z is not None:
+                z = np.where(keep[:, None], z, z2)
+        k = 0
+        for p in work:
+            n = len(p["face_boxes"])
+            p["landmarks"] = lm[k:k + n] / p["scale"]
+            p["sigma"] = None if sigma is None else sigma[k:k + n] / p["scale"]
+            p["z"] = None if z is None else z[k:k + n] / p["scale"]
+            k += n
+
+    def _to_faces(self, p: dict) -> Faces:
+        n = len(p["face_boxes"])
+        common = dict(image_size=p["size"], source=p["source"], model=self.spec.name, timings_ms=p["timings_ms"])
+        if n == 0:
+            return Faces.empty(**common)
+        lm3d = pose = None
+        if p.get("z") is not None:
+            from .models.head_pose import landmarks_3d_and_pose
+
+            lm3d, pose = landmarks_3d_and_pose(p["landmarks"], p["z"])
+        return Faces(
+            boxes=p["boxes"].astype(np.float32),
+            scores=np.asarray(p["scores"], np.float32),
+            landmarks=p["landmarks"].astype(np.float32),
+            sigma=None if p["sigma"] is None else p["sigma"].astype(np.float32),
+            landmarks_3d=lm3d,
+            pose=pose,
+            **common,
+        )
+
+
+def _second_pass_ok(first: Crop, box, crop_scale: float) -> bool:
+    """Whether the crop from the first pass's landmarks is close enough to the first crop to trust."""
+    side1 = first.size / first.scale
+    centre1 = first.to_image(np.array([(first.size - 1) / 2.0] * 2))
+    x1, y1, x2, y2 = box
+    if not np.all(np.isfinite(box)):
+        return False
+    side2 = crop_scale * max(x2 - x1, y2 - y1)
+    shift = np.hypot((x1 + x2) / 2 - centre1[0], (y1 + y2) / 2 - centre1[1])
+    return shift <= MAX_SHIFT * side1 and 1 / MAX_SIDE_RATIO <= side2 / side1 <= MAX_SIDE_RATIO
