@@ -1,5 +1,6 @@
 """The inference pipeline with a tiny random-weight ONNX model and a stand-in face detector."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,3 +133,26 @@ def test_depth_channel_gives_3d_and_pose(tmp_path, face_image):
     np.testing.assert_allclose(faces.landmarks_3d[0, :68].mean(0), 0, atol=1e-3)
     np.testing.assert_allclose(faces.landmarks_3d[0, :, :2] - faces.landmarks[0] ,
                                np.broadcast_to(-faces.landmarks[0, :68].mean(0), (70, 2)), atol=1e-3)
+
+
+def test_huge_photo_memory_stays_bounded(tmp_path, tiny_model):
+    """A 12000 x 9000 JPEG goes through the pipeline in a fresh process whose peak memory stays far
+    below what decoding it whole needs (324 MB for the array alone, ~1 GB with Pillow's copies)."""
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("peak memory is read from /proc/self/status (Linux only)")
+    Image.new("RGB", (12000, 9000), (128, 100, 90)).save(tmp_path / "huge.jpg", quality=40)
+    code = (
+        "from landmark3d import Detector; "
+        "det = Detector(%r); "
+        "f = det(%r, boxes=[[4000, 3000, 6000, 5600]]); assert f.image_size == (9000, 12000), f.image_size; "
+        "assert 4000 < f.landmarks[0, :, 0].mean() < 6000, f.landmarks[0].mean(0); "
+        "print([int(l.split()[1]) // 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+    ) % (str(tiny_model), str(tmp_path / "huge.jpg"))
+    # VmHWM (peak resident memory of this process image); ru_maxrss would include pytest's own peak
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    peak_mb = int(r.stdout.strip().splitlines()[-1])
+    assert peak_mb < 400, f"peak RSS {peak_mb} MB"

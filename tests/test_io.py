@@ -90,9 +90,10 @@ def test_huge_image_is_decoded_bounded(tmp_path):
     # 12000 x 9000 JPEG: decoding it whole would take 324 MB; bounded decoding stays small.
     big = Image.new("RGB", (12000, 9000), (120, 60, 30))
     big.save(tmp_path / "big.jpg", quality=50)
-    out, scale = read_image_bounded(tmp_path / "big.jpg", 4e6)
+    out, size = read_image_bounded(tmp_path / "big.jpg", 4e6)
     assert out.shape[0] * out.shape[1] <= 4e6 * 1.01
-    assert scale == pytest.approx(np.sqrt(4e6 / (12000 * 9000)))
+    assert size == (9000, 12000)
+    assert out.shape[1] / 12000 == pytest.approx(np.sqrt(4e6 / (12000 * 9000)), rel=1e-3)
     assert abs(out.shape[1] / out.shape[0] - 12000 / 9000) < 0.01
 
 
@@ -104,3 +105,16 @@ def test_expand_inputs(tmp_path):
     items = expand_inputs([tmp_path, str(tmp_path / "*.png"), tmp_path / "nope.jpg", tmp_path / "empty"])
     assert [(i.path.name, i.kind) for i in items] == [
         ("a.jpg", "image"), ("b.png", "image"), ("b.png", "image"), ("nope.jpg", "missing")]
+
+
+def test_huge_exif_rotated_jpeg_is_upright_and_bounded(tmp_path):
+    a = np.zeros((3000, 6000, 3), np.uint8)
+    a[:, :3000] = 255  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(a).save(tmp_path / "r.jpg", exif=exif, quality=60)
+    out, size = read_image_bounded(tmp_path / "r.jpg", 1e6)
+    assert size == (6000, 3000)
+    assert out.shape[0] > out.shape[1] and out.shape[0] * out.shape[1] <= 1e6 * 1.01
+    h = out.shape[0]
+    assert out[: h // 2 - 5].mean() > 200 and out[h // 2 + 5:].mean() < 50

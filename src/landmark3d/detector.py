@@ -14,8 +14,8 @@ from .io import read_image_bounded
 from .results import Faces
 
 #: Images above this many pixels are decoded downscaled (memory stays bounded; a face that
-#: small a fraction of a 50 MP photo still spans hundreds of pixels).
-MAX_PIXELS = 50e6
+#: small a fraction of a 16 MP photo still spans hundreds of pixels; JPEGs over it decode at 1/2-1/8 scale).
+MAX_PIXELS = 16e6
 #: Second-pass guard: keep the first pass when the landmarks' crop moves by more than this
 #: fraction of the first crop's side, or changes its side by more than this factor.
 MAX_SHIFT = 0.5
@@ -109,22 +109,24 @@ class Detector:
 
     def _prepare(self, image, boxes, source: str) -> dict:
         t0 = time.perf_counter()
-        rgb, scale = read_image_bounded(image, MAX_PIXELS)
+        rgb, size = read_image_bounded(image, MAX_PIXELS)
         t1 = time.perf_counter()
-        h, w = rgb.shape[:2]
+        # decoded pixels per original pixel, per axis (1 unless the image was too large)
+        scale = np.array([rgb.shape[1] / size[1], rgb.shape[0] / size[0]])
+        box_scale = np.tile(scale, 2)
         if boxes is None:
             detections = np.asarray(self.face_detector.detect(rgb), np.float64).reshape(-1, 5)
             face_boxes = np.asarray(self.face_detector.face_boxes(detections), np.float64).reshape(-1, 4)
-            out_boxes, scores = detections[:, :4] / scale, detections[:, 4]
+            out_boxes, scores = detections[:, :4] / box_scale, detections[:, 4]
         else:
             given = np.asarray(boxes, np.float64).reshape(-1, 4)
             if not np.all(np.isfinite(given)) or np.any(given[:, 2:] <= given[:, :2]):
                 raise ValueError(f"boxes must be finite (K, 4) x1, y1, x2, y2 with x2 > x1, y2 > y1; got {given.tolist()}")
             out_boxes, scores = given, np.ones(len(given))
-            face_boxes = given * scale
+            face_boxes = given * box_scale
         t2 = time.perf_counter()
         return {
-            "rgb": rgb, "scale": scale, "size": (round(h / scale), round(w / scale)), "source": source,
+            "rgb": rgb, "scale": scale, "size": tuple(int(v) for v in size), "source": source,
             "boxes": out_boxes, "scores": scores, "face_boxes": face_boxes,
             "timings_ms": {"decode": (t1 - t0) * 1000, "detect": (t2 - t1) * 1000},
         }
@@ -169,8 +171,9 @@ class Detector:
         for p in work:
             n = len(p["face_boxes"])
             p["landmarks"] = lm[k:k + n] / p["scale"]
-            p["sigma"] = None if sigma is None else sigma[k:k + n] / p["scale"]
-            p["z"] = None if z is None else z[k:k + n] / p["scale"]
+            mean_scale = float(p["scale"].mean())
+            p["sigma"] = None if sigma is None else sigma[k:k + n] / mean_scale
+            p["z"] = None if z is None else z[k:k + n] / mean_scale
             k += n
 
     def _to_faces(self, p: dict) -> Faces:

@@ -28,10 +28,10 @@ def read_image(source) -> np.ndarray:
     return read_image_bounded(source, None)[0]
 
 
-def read_image_bounded(source, max_pixels: float | None) -> tuple[np.ndarray, float]:
+def read_image_bounded(source, max_pixels: float | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Like :func:`read_image`, but an image over ``max_pixels`` is decoded downscaled (JPEG's
-    DCT scaling where possible, so memory stays bounded). Returns ``(image, scale)`` where
-    ``scale`` = decoded size / original size (1.0 when not reduced).
+    DCT scaling where possible, so memory stays bounded). Returns ``(image, (height, width))``,
+    the second being the full-size image's upright size.
     """
     if isinstance(source, np.ndarray):
         image = _array_to_rgb(source, "array")
@@ -57,26 +57,32 @@ def read_image_bounded(source, max_pixels: float | None) -> tuple[np.ndarray, fl
             with Image.open(path) as im:
                 w, h = im.size
                 if not max_pixels or w * h <= max_pixels:
-                    return _pil_to_rgb(_pil_upright(im), name), 1.0
+                    rgb = _pil_to_rgb(_pil_upright(im), name)
+                    return rgb, rgb.shape[:2]
                 scale = float(np.sqrt(max_pixels / (w * h)))
-                im.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))  # JPEG: DCT-domain 1/2..1/8
-                rgb = _pil_to_rgb(_pil_upright(im), name)
+                target = (max(1, int(w * scale)), max(1, int(h * scale)))
+                im.draft("RGB", target)  # JPEG: decode at 1/2..1/8 scale directly
+                # Shrink in Pillow (stored orientation), then rotate the small copy: the full
+                # image never exists as a numpy array.
+                rgb_im = im if im.mode == "RGB" else im.convert("RGB")
+                small = rgb_im.resize(target, Image.Resampling.BOX)
+                del rgb_im
+                orientation = im.getexif().get(0x0112, 1)
+                if orientation in _EXIF_TRANSPOSE:
+                    small = small.transpose(getattr(Image.Transpose, _EXIF_TRANSPOSE[orientation]))
+                rgb = _pil_to_rgb(small, name)
+                return rgb, ((w, h) if orientation in (5, 6, 7, 8) else (h, w))
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{name}: image too large to decode safely ({exc})") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(f"{name}: cannot decode image ({exc.__class__.__name__}: {exc})") from exc
-    import cv2
-
-    if _is_quarter_turn(w, h, rgb.shape[1], rgb.shape[0]):
-        w, h = h, w  # EXIF rotated the picture by 90 degrees
-    size = (max(1, int(w * scale)), max(1, int(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _is_quarter_turn(w: int, h: int, w_now: int, h_now: int) -> bool:
-    return w != h and (w > h) != (w_now > h_now)
+# EXIF orientation -> the Pillow transpose that makes the picture upright (EXIF 2.3, tag 0x0112)
+_EXIF_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+                   6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
 
 
 def _pil_upright(im):
@@ -123,15 +129,15 @@ def _array_to_rgb(arr: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _bound(image: np.ndarray, max_pixels: float | None) -> tuple[np.ndarray, float]:
+def _bound(image: np.ndarray, max_pixels: float | None) -> tuple[np.ndarray, tuple[int, int]]:
     h, w = image.shape[:2]
     if not max_pixels or h * w <= max_pixels:
-        return image, 1.0
+        return image, (h, w)
     import cv2
 
     scale = float(np.sqrt(max_pixels / (h * w)))
     size = (max(1, int(w * scale)), max(1, int(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), (h, w)
 
 
 @dataclass(frozen=True)
