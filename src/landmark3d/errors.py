@@ -18,13 +18,13 @@ class MissingDependencyError(Landmark3dError, ImportError):
     """An optional dependency is needed for this feature; the message says what to install."""
 
 
-def require(module: str, extra: str, feature: str):
-    """Import an optional module or raise :class:`MissingDependencyError` with an install hint."""
+def require(module: str, extra: str, feature: str, *, install: str | None = None):
+    """Import an optional module or raise :class:`MissingDependencyError` with an install hint
+    (``install``, or else ``pip install 'landmark3d[extra]'``)."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"{feature} needs the '{module}' module: pip install 'landmark3d[{extra}]'"
-        ) from exc
+        hint = install or f"pip install 'landmark3d[{extra}]'"
+        raise MissingDependencyError(f"{feature} needs the '{module}' module: {hint}") from exc

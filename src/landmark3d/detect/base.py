@@ -166,13 +166,6 @@ def nms(dets: np.ndarray, iou_threshold: float) -> np.ndarray:
 
 def require_backend(module: str, install: str, backend: str):
     """Import a back-end's optional module, or raise MissingDependencyError saying what to install."""
-    import importlib
+    from ..errors import require
 
-    from ..errors import MissingDependencyError
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            f"the '{backend}' face detector needs the '{module}' module: {install}"
-        ) from exc
+    return require(module, "", f"the '{backend}' face detector", install=install)
