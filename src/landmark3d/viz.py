@@ -7,6 +7,7 @@ from .schema import CONTOURS
 
 BOX_COLOUR = (80, 200, 255)
 LINE_COLOUR = (235, 235, 235)
+SHIFT = 4
 
 
 def sigma_colours(values: np.ndarray, vmax: float) -> np.ndarray:
@@ -45,10 +46,10 @@ def draw_faces(image, faces, *, sigma_max: float | None = None, hide_above: floa
     for i in range(len(faces)):
         pts = faces.landmarks[i]
         x1, y1, x2, y2 = faces.boxes[i]
-        cv2.rectangle(canvas, _pt((x1, y1)), _pt((x2, y2)), BOX_COLOUR, lw, cv2.LINE_AA)
+        cv2.rectangle(canvas, _pt((x1, y1)), _pt((x2, y2)), BOX_COLOUR, lw, cv2.LINE_AA, shift=SHIFT)
         for a, b, closed in CONTOURS:
-            poly = np.round(pts[a:b] * 16).astype(np.int32).reshape(-1, 1, 2)
-            cv2.polylines(canvas, [poly], closed, LINE_COLOUR, max(1, lw // 2), cv2.LINE_AA, shift=4)
+            poly = np.round(pts[a:b] * (1 << SHIFT)).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(canvas, [poly], closed, LINE_COLOUR, max(1, lw // 2), cv2.LINE_AA, shift=SHIFT)
         sig = faces.sigma[i] if have_sigma else np.zeros(len(pts))
         colours = sigma_colours(sig, sigma_max) if have_sigma else np.tile([0, 230, 0], (len(pts), 1))
         radius = max(2, lw + 1)
@@ -56,14 +57,15 @@ def draw_faces(image, faces, *, sigma_max: float | None = None, hide_above: floa
             if hide_above is not None and sig[k] > hide_above:
                 continue
             filled = -1 if mark_above is None or sig[k] <= mark_above else lw
-            cv2.circle(canvas, _pt(p), radius, tuple(int(v) for v in c), filled, cv2.LINE_AA, shift=4)
+            cv2.circle(canvas, _pt(p), radius << SHIFT, tuple(int(v) for v in c), filled, cv2.LINE_AA, shift=SHIFT)
     if colour_bar and have_sigma:
         canvas = _with_colour_bar(canvas, sigma_max)
     return canvas
 
 
 def _pt(p) -> tuple[int, int]:
-    return int(round(float(p[0]) * 16)), int(round(float(p[1]) * 16))
+    # OpenCV draws at sub-pixel positions given fixed-point coordinates with SHIFT fraction bits
+    return int(round(float(p[0]) * (1 << SHIFT))), int(round(float(p[1]) * (1 << SHIFT)))
 
 
 def _with_colour_bar(canvas: np.ndarray, vmax: float) -> np.ndarray:

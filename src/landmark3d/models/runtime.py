@@ -92,17 +92,17 @@ class TorchLandmarkModel(LandmarkModel):
         if threads:
             torch.set_num_threads(int(threads))
         try:
+            # weights_only: loading never runs code from the file
             ckpt = torch.load(self.path, map_location="cpu", weights_only=True)
             self.spec = ModelSpec.from_json(ckpt["spec"], source=str(self.path))
-            state = ckpt.get("ema") or ckpt["model"]
+            self._net = build_model(self.spec)
+            self._net.load_state_dict(ckpt["model"])  # "model" holds the weights to infer with (EMA if used)
         except ModelLoadError:
             raise
         except Exception as exc:
             raise ModelLoadError(f"{self.path}: not a landmark3d checkpoint ({exc.__class__.__name__}: {exc})") from exc
         self._torch = torch
         self._device = torch.device(device)
-        self._net = build_model(self.spec)
-        self._net.load_state_dict(state)
         self._net.to(self._device).eval()
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
