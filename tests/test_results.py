@@ -69,3 +69,21 @@ def test_plot_returns_a_new_image_with_colour_bar():
     shown = f.plot(img, colour_bar=False)
     assert hidden.shape == img.shape
     assert coloured(hidden) == 0 and coloured(shown) > 100
+
+
+def test_plot_draws_dots_and_box_where_they_are():
+    from landmark3d.viz import BOX_COLOUR
+
+    lm = np.full((1, 70, 2), 200.0, np.float32)
+    lm[0, 30] = [60.0, 80.0]  # one isolated point
+    f = Faces(boxes=np.array([[20, 30, 150, 170]], np.float32), scores=np.ones(1, np.float32), landmarks=lm,
+              sigma=np.ones((1, 70), np.float32))
+    out = f.plot(np.zeros((300, 300, 3), np.uint8), colour_bar=False).astype(int)
+    patch = out[77:84, 57:64]
+    assert ((patch.max(2) - patch.min(2)) > 30).sum() >= 9  # a filled dot of radius >= 2 px
+
+    def near_box_colour(y, x):  # anti-aliased lines spread over a pixel or two
+        return np.abs(out[y - 1:y + 2, x - 1:x + 2] - np.array(BOX_COLOUR)).max(2).min() < 40
+
+    assert near_box_colour(100, 20) and near_box_colour(30, 80)  # left and top edges
+    assert not near_box_colour(100, 100)
