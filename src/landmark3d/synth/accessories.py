@@ -1,0 +1,207 @@
+"""Glasses: a procedural frame (two rims, a bridge, two temples) and lenses, fitted per image to
+the mixed face's landmarks. Model frame (cm; x to the subject's left, y up, z out of the face).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _tube(path: np.ndarray, radius: float, closed: bool, sides: int = 6):
+    """Triangle mesh of a tube of ``radius`` along ``path`` (N, 3): (positions, normals, tris)."""
+    n = len(path)
+    tangent = np.roll(path, -1, 0) - np.roll(path, 1, 0) if closed else np.gradient(path, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True) + 1e-9
+    ref = np.where(np.abs(tangent[:, 1:2]) < 0.9, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
+    a = np.cross(tangent, ref)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b = np.cross(tangent, a)
+    ang = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    normals = np.cos(ang)[None, :, None] * a[:, None] + np.sin(ang)[None, :, None] * b[:, None]  # (N, S, 3)
+    pos = path[:, None] + radius * normals
+    idx = np.arange(n * sides).reshape(n, sides)
+    rows = n if closed else n - 1
+    i0 = idx[np.arange(rows)]
+    i1 = idx[(np.arange(rows) + 1) % n]
+    j1 = (np.arange(sides) + 1) % sides
+    q00, q01, q10, q11 = i0, i0[:, j1], i1, i1[:, j1]
+    tris = np.concatenate([np.stack([q00, q10, q01], -1).reshape(-1, 3),
+                           np.stack([q01, q10, q11], -1).reshape(-1, 3)])
+    return pos.reshape(-1, 3), normals.reshape(-1, 3), tris
+
+
+def glasses_mesh(landmarks: np.ndarray, rng_values: np.ndarray):
+    """Frame and lenses fitted to model-frame landmarks (70, 3).
+
+    ``rng_values`` (6,) in [0, 1): width, height, squareness, frame thickness, vertical offset,
+    forward offset. Returns ``(frame_pos, frame_nrm, frame_tris, lens_pos, lens_nrm, lens_tris)``.
+    """
+    w_, h_, sq_, th_, dy_, dz_ = rng_values
+    lm = landmarks
+    iod = np.linalg.norm(lm[69] - lm[68])
+    bridge = lm[27] * 0.6 + lm[28] * 0.4
+    front_z = max(lm[27, 2], lm[[36, 39, 42, 45], 2].max()) + 0.8 + 0.6 * dz_
+    half_w = iod * (0.36 + 0.12 * w_)
+    half_h = iod * (0.20 + 0.10 * h_)
+    expo = 2.5 + 5.0 * sq_  # superellipse: round .. rectangular
+    r = 0.08 + 0.17 * th_
+    frames, lenses = [], []
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    ct, st = np.cos(t), np.sin(t)
+    for side in (-1, 1):
+        eye = lm[[36, 37, 38, 39, 40, 41]].mean(0) if side < 0 else lm[[42, 43, 44, 45, 46, 47]].mean(0)
+        cx = eye[0]
+        cy = eye[1] - half_h * 0.15 + (dy_ - 0.5) * 0.8
+        x = cx + half_w * np.sign(ct) * np.abs(ct) ** (2 / expo)
+        y = cy + half_h * np.sign(st) * np.abs(st) ** (2 / expo)
+        # wrap: the rims follow the face's curve a little
+        z = front_z - 0.04 * (x - bridge[0]) ** 2 * 0.5
+        rim = np.stack([x, y, z], 1)
+        frames.append(_tube(rim, r, closed=True))
+        centre = np.array([cx, cy, z.mean()])
+        lp = np.concatenate([centre[None], rim])
+        ln = np.tile([[0.0, 0.0, 1.0]], (len(lp), 1))
+        k = np.arange(len(rim))
+        lenses.append((lp, ln, np.stack([np.zeros_like(k), 1 + k, 1 + (k + 1) % len(rim)], 1)))
+        # temple: from the rim's outer edge back over the ear
+        outer = rim[np.argmax(side * rim[:, 0])]
+        ear = np.array([side * (abs(lm[0, 0]) + 0.6), outer[1] - 0.5, lm[0, 2] - 2.5])
+        path = np.linspace(outer, ear, 12)
+        frames.append(_tube(path, r * 0.8, closed=False))
+    inner_l = frames[0][0][np.argmax(frames[0][0][:, 0])]
+    inner_r = frames[2][0][np.argmin(frames[2][0][:, 0])]
+    mid = (inner_l + inner_r) / 2 + [0, 0.25 * half_h, 0.1]
+    frames.append(_tube(np.stack([inner_l, mid, inner_r]), r * 0.8, closed=False))
+    return _merge(frames) + _merge(lenses)
+
+
+def _merge(parts):
+    pos, nrm, tris, off = [], [], [], 0
+    for p, n, t in parts:
+        pos.append(p)
+        nrm.append(n)
+        tris.append(t + off)
+        off += len(p)
+    return (np.concatenate(pos).astype(np.float32), np.concatenate(nrm).astype(np.float32),
+            np.concatenate(tris).astype(np.int32))
+
+
+def _ellipsoid(centre, axes, rot, rows: int = 8, cols: int = 12):
+    """Ellipsoid with half-axes ``axes`` (3,), rotated by ``rot`` (3, 3): (pos, nrm, tris)."""
+    v = np.linspace(0, np.pi, rows)
+    u = np.linspace(0, 2 * np.pi, cols, endpoint=False)
+    unit = np.stack([np.sin(v)[:, None] * np.cos(u)[None], np.cos(v)[:, None] * np.ones_like(u)[None],
+                     np.sin(v)[:, None] * np.sin(u)[None]], -1).reshape(-1, 3)
+    pos = (unit * axes) @ rot.T + centre
+    nrm = (unit / axes) @ rot.T
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
+    idx = np.arange(rows * cols).reshape(rows, cols)
+    j1 = (np.arange(cols) + 1) % cols
+    a, b, c, d = idx[:-1], idx[:-1, j1], idx[1:], idx[1:, j1]
+    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
+    return pos, nrm, tris
+
+
+def _rotation(yaw, pitch, roll) -> np.ndarray:
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+#: Landmarks a hand may cover or touch: chin, mouth corners, cheeks, jaw, an eye.
+HAND_TARGETS = (8, 48, 54, 57, 3, 13, 5, 11, 36, 45, 30)
+
+
+def hand_mesh(landmarks: np.ndarray, values: np.ndarray):
+    """A stylised hand (palm, four curled fingers, thumb) near a face landmark.
+
+    ``values`` (8,) in [0, 1): target landmark, distance in front of the face, in-plane angle,
+    tilt, finger curl, size, sideways offset, vertical offset. Model frame; the palm faces the
+    face. Returns ``(pos, nrm, tris)``.
+    """
+    tgt, dist, ang, tilt, curl, size, dx, dy = values
+    k = HAND_TARGETS[int(tgt * len(HAND_TARGETS))]
+    s = 0.85 + 0.3 * size
+    parts = []
+    # local frame: fingers along +y, palm normal -z (towards the face), thumb towards +x
+    parts.append(_ellipsoid(np.array([0.0, 0.0, 0.0]), np.array([4.2, 4.4, 1.4]) * s, np.eye(3)))
+    bend = 0.2 + 1.1 * curl
+    for i, (x, length) in enumerate(((-2.7, 5.5), (-0.9, 6.8), (0.9, 7.4), (2.7, 6.6))):
+        base = np.array([x * s, 3.6 * s, 0.0])
+        direction = np.array([0.0, 1.0, 0.0])
+        for seg in range(3):
+            seg_len = length * s * (0.42, 0.33, 0.25)[seg]
+            a = bend * (seg + 1) / 3
+            rot = _rotation(0.0, -a, 0.0)  # curl towards the face (-z)
+            d = rot @ direction
+            centre = base + d * seg_len / 2
+            parts.append(_ellipsoid(centre, np.array([0.85 * s, seg_len / 2 + 0.55, 0.75 * s]), rot))
+            base = base + d * seg_len
+    thumb_rot = _rotation(0.0, -0.3 * curl, -0.9)
+    for seg, seg_len in enumerate((3.2, 2.8)):
+        centre = np.array([3.8 * s, -1.0 * s, -0.4]) + thumb_rot @ np.array([0.0, (seg + 0.5) * seg_len * s, 0.0])
+        parts.append(_ellipsoid(centre, np.array([0.9 * s, seg_len * s / 2 + 0.3, 0.8 * s]), thumb_rot))
+    pos, nrm, tris = _merge(parts)
+    rot = _rotation(0.0, (tilt - 0.5) * 1.0, ang * 2 * np.pi)
+    target = landmarks[k] + np.array([(dx - 0.5) * 5.0, (dy - 0.5) * 5.0, 1.8 + 4.0 * dist])
+    pos = pos @ rot.T + target
+    nrm = nrm @ rot.T
+    return pos.astype(np.float32), nrm.astype(np.float32), tris
+
+
+# Head radius (cm) about the vertical axis x = 0, z = 1 of the neutral model, by azimuth from the
+# face's front (degrees), measured over the skull's sides (y = 0..8), ears included.
+_HEAD_AZIMUTH = np.array([45.0, 60.0, 75.0, 90.0, 110.0, 135.0, 160.0, 180.0])
+_HEAD_RADIUS = np.array([8.6, 8.5, 7.9, 8.2, 9.6, 9.3, 9.7, 9.8])
+_CROWN_RADIUS = np.array([7.4, 7.3, 7.2, 7.2, 7.7, 8.1, 8.6, 8.9])  # at y = 10
+
+
+def hair_curtain_mesh(values: np.ndarray):
+    """Long hair falling from the crown over the ears and the back, open at the face.
+
+    ``values`` (5,) in [0, 1): front edge azimuth (55-85 degrees), length (ends at y = -6..-17),
+    thickness, flare, waviness. Model frame; UV v runs down the hair (the strands' direction).
+    Returns ``(pos, nrm, uv, tris)``.
+    """
+    front, length, thick, flare, wave = values
+    phi0 = 55.0 + 30.0 * front
+    y_end = -6.0 - 11.0 * length
+    ys = np.linspace(10.5, y_end, 16)
+    u = np.linspace(0, 1, 33)
+    rows = []
+    for y in ys:
+        edge = phi0 + 8.0 * wave * np.sin(y * 0.7)
+        phi = edge + (360.0 - 2 * edge) * u  # from one side of the face round the back to the other
+        a = np.abs(((phi + 180.0) % 360.0) - 180.0)  # azimuth folded to [0, 180]
+        body = np.interp(a, _HEAD_AZIMUTH, _HEAD_RADIUS) + 0.8 + 1.2 * thick
+        crown = np.interp(a, _HEAD_AZIMUTH, _CROWN_RADIUS) + 0.6 + 0.6 * thick
+        t = np.clip((10.5 - y) / 4.5, 0, 1)
+        t = t * t * (3 - 2 * t)
+        r = crown + (body - crown) * t + (0.05 + 0.2 * flare) * max(0.0, -2.0 - y)
+        rad = np.deg2rad(phi)
+        rows.append(np.stack([r * np.sin(rad), np.full_like(r, y), 1.0 + r * np.cos(rad)], axis=1))
+    pos = np.stack(rows)  # (Y, U, 3)
+    # locks: a wavy surface across the sheet and ragged ends
+    rng = np.random.default_rng(int(wave * 1e6) ^ int(front * 1e6))
+    lock = np.sin(u[None, :] * np.pi * rng.uniform(14, 30) + rng.uniform(0, 6.3)) * 0.25 \
+        + rng.normal(0, 0.15, (1, len(u)))
+    radial = pos - np.stack([np.zeros_like(pos[..., 0]), pos[..., 1], np.ones_like(pos[..., 0])], -1)
+    radial /= np.linalg.norm(radial, axis=-1, keepdims=True) + 1e-9
+    grow = np.clip((10.5 - ys) / 6.0, 0, 1)[:, None]  # nothing at the crown, full further down
+    pos = pos + radial * (lock * (0.4 + 0.8 * thick) * grow)[..., None]
+    ends = rng.uniform(-2.5, 0.0, len(u))  # the bottom row is pulled up unevenly
+    pos[-1, :, 1] -= ends
+    ny, nu = pos.shape[:2]
+    uv = np.stack(np.meshgrid(u * 2.0, np.linspace(0, 1, ny)), axis=-1).reshape(-1, 2)
+    idx = np.arange(ny * nu).reshape(ny, nu)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
+    p = pos.reshape(-1, 3)
+    du = np.gradient(pos, axis=1).reshape(-1, 3)
+    dv = np.gradient(pos, axis=0).reshape(-1, 3)
+    nrm = np.cross(dv, du)
+    outward = p - np.stack([np.zeros(len(p)), p[:, 1], np.ones(len(p))], axis=1)
+    nrm *= np.sign(np.sum(nrm * outward, axis=1, keepdims=True) + 1e-9)
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
+    return p.astype(np.float32), nrm.astype(np.float32), uv.astype(np.float32), tris.astype(np.int32)

@@ -1,0 +1,368 @@
+"""Offscreen OpenGL renderer (moderngl, standalone EGL context: Mesa llvmpipe on a CPU, the
+NVIDIA driver on a GPU).
+
+Camera: pinhole, camera frame x right, y down, z forward (cm); principal point at the image
+centre ``((S - 1) / 2, (S - 1) / 2)`` in the 0-based pixel-centre convention, so a camera point
+projects to ``u = f X / Z + (S - 1) / 2``, ``v = f Y / Z + (S - 1) / 2``. The framebuffer's first
+row read back is image row 0 (the projection maps y down to NDC y up), so no flip is needed.
+One RGBA8 target holds the colour (RGB) and the segmentation class (A = class / 255).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import Landmark3dError, require
+from . import shaders
+from .assets import PARTS
+from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_GLASSES, MATERIAL_HAIR, MATERIAL_LENS,
+                        MODEL_TO_HEAD, SEG, FaceModel)
+from .torso import NECK_PIVOT, torso_mesh
+from .lighting import Environment
+from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
+
+NEAR_CM = 1.0
+FAR_CM = 10000.0
+SHADOW_SIZE = 384        # shadow map side (texels)
+SHADOW_RADIUS_CM = 30.0  # half-extent of the light's orthographic view: head, hair and shoulders
+
+
+class RenderContextError(Landmark3dError, RuntimeError):
+    """No headless OpenGL context could be created."""
+
+
+def create_context(backend: str = "egl"):
+    """A standalone OpenGL 3.3 context; raises :class:`RenderContextError` with install hints."""
+    moderngl = require("moderngl", "synth", "the synthetic face renderer")
+    try:
+        return moderngl.create_context(standalone=True, backend=backend, require=330)
+    except Exception as exc:  # moderngl/glcontext raise plain Exceptions
+        raise RenderContextError(
+            f"could not create a headless OpenGL 3.3 context with the '{backend}' backend ({exc}). "
+            "Headless rendering needs EGL and an OpenGL driver: on Debian/Ubuntu "
+            "'apt-get install libegl1 libgl1-mesa-dri' (Mesa llvmpipe renders on the CPU); on an "
+            "NVIDIA machine the driver's EGL vendor library (see __EGL_VENDOR_LIBRARY_FILENAMES)."
+        ) from exc
+
+
+class Renderer:
+    """Renders one face at a time into an S x S framebuffer; reuse it for many frames.
+
+    Draw order per frame: the shadow map of the dominant light (if the HDRI has one); the skin
+    (back faces culled), mouth and eyes, the sclera (the only program with ``discard``, for the
+    transparent cornea: llvmpipe rejects hidden fragments before shading only in programs
+    without it), the torso, long hair, glasses frames, hands; then the background where nothing
+    was drawn; then, blended and without writing depth, eyelashes and lenses (so the depth buffer
+    used for landmark visibility holds what they cover).
+    """
+
+    def __init__(self, model: FaceModel, environments: list[Environment], size: int, ctx=None):
+        self.model = model
+        self.size = int(size)
+        self.ctx = ctx if ctx is not None else create_context()
+        ctx = self.ctx
+        moderngl = require("moderngl", "synth", "the synthetic face renderer")
+        self.face_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs())
+        self.skin_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(material=0))
+        self.cloth_prog = ctx.program(vertex_shader=shaders.FACE_VS,
+                                      fragment_shader=shaders.face_fs(material=MATERIAL_CLOTH))
+        self.sclera_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(True, 3))
+        self.shading_progs = (self.face_prog, self.skin_prog, self.cloth_prog, self.sclera_prog)
+        self.shadow_prog = ctx.program(vertex_shader=shaders.shadow_vs(), fragment_shader=shaders.SHADOW_FS)
+        self.bg_prog = ctx.program(vertex_shader=shaders.BACKGROUND_VS, fragment_shader=shaders.BACKGROUND_FS)
+        r = len(model.render_vertex)
+        self.pos_buf = ctx.buffer(reserve=r * 12, dynamic=True)
+        self.nrm_buf = ctx.buffer(reserve=r * 12, dynamic=True)
+        info = np.stack([model.material, model.vertex_class], axis=1).astype("i4")
+        attrs = [(self.pos_buf, "3f", "in_pos"), (self.nrm_buf, "3f", "in_normal"),
+                 (ctx.buffer(model.render_uv.astype("f4").tobytes()), "2f", "in_uv"),
+                 (ctx.buffer(model.assets.neutral[model.render_vertex].astype("f4").tobytes()), "3f", "in_rest"),
+                 (ctx.buffer(info.tobytes()), "2i", "in_info"),
+                 (ctx.buffer(model.ambient_occlusion().astype("f4").tobytes()), "1f", "in_ao"),
+                 (ctx.buffer(vertex_noise(model.assets.neutral[model.render_vertex]).tobytes()), "2f", "in_noise")]
+        mat = model.material[model.indices[:, 0]]
+        part = np.array(PARTS)[model.render_part[model.indices[:, 0]]]
+        lash = mat == MATERIAL["M_EyeLashes"]
+        sclera = mat == MATERIAL["M_ScleraLeft"]
+        skin = np.isin(part, ["M_Face", "M_BackHead"])  # closed, outward-wound: back faces culled
+        other = ~(lash | sclera | skin)                  # mouth, teeth, irises: seen from any side
+
+        def vao(prog, mask):
+            ib = ctx.buffer(np.ascontiguousarray(model.indices[mask], dtype="i4").tobytes())
+            return ctx.vertex_array(prog, _present(prog, attrs), index_buffer=ib)
+
+        self.head_draws = [(vao(self.skin_prog, skin), True), (vao(self.face_prog, other), False),
+                           (vao(self.sclera_prog, sclera), False)]
+        self.head_shadow = vao(self.shadow_prog, skin)
+        self.lash_vao = vao(self.face_prog, lash)
+
+        tp, tn, tuv, ttri = torso_mesh()
+        tinfo = np.tile(np.array([[MATERIAL_CLOTH, SEG["clothing"]]], "i4"), (len(tp), 1))
+        tattrs = [(ctx.buffer(tp.tobytes()), "3f", "in_pos"), (ctx.buffer(tn.tobytes()), "3f", "in_normal"),
+                  (ctx.buffer(tuv.tobytes()), "2f", "in_uv"), (ctx.buffer(tp.tobytes()), "3f", "in_rest"),
+                  (ctx.buffer(tinfo.tobytes()), "2i", "in_info"),
+                  (ctx.buffer(np.ones(len(tp), "f4").tobytes()), "1f", "in_ao")]
+        tib = ctx.buffer(ttri.tobytes())
+        self.torso_vao = ctx.vertex_array(self.cloth_prog, _present(self.cloth_prog, tattrs), index_buffer=tib)
+        self.torso_shadow = ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, tattrs), index_buffer=tib)
+
+        self.glasses_frame = self._dynamic_mesh(MATERIAL_GLASSES, SEG["glasses"])
+        self.glasses_lens = self._dynamic_mesh(MATERIAL_LENS, SEG["glasses"])
+        self.hand = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # no FaceSynthetics class
+        self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"])
+        quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
+        self.bg_vao = ctx.vertex_array(self.bg_prog, [(quad, "2f", "in_pos")])
+
+        # no mipmaps for the detail and mask textures: trilinear sampling costs llvmpipe ~15% of
+        # a frame, and the masks are blurred and the noise is noise, so bilinear looks the same
+        self.regions = ctx.texture((REGION_SIZE, REGION_SIZE), 4, region_texture(model).tobytes())
+        self.skin_regions = ctx.texture((REGION_SIZE, REGION_SIZE), 4, skin_region_texture(model).tobytes())
+        self.detail = ctx.texture((DETAIL_SIZE, DETAIL_SIZE), 4, detail_texture().tobytes())
+        self.environments = environments
+        self.env_tex, self.bg_tex = [], []
+        for env in environments:
+            t = ctx.texture((env.texture.shape[1], env.texture.shape[0]), 3,
+                            np.ascontiguousarray(env.texture, dtype="f4").tobytes(), dtype="f4")
+            t.repeat_y = False
+            t.build_mipmaps()
+            self.env_tex.append(t)
+            b = ctx.texture((env.background.shape[1], env.background.shape[0]), 3,
+                            np.ascontiguousarray(env.background, dtype="f2").tobytes(), dtype="f2")
+            b.repeat_y = False
+            self.bg_tex.append(b)
+        self.env_sh = [np.ascontiguousarray(env.sh, dtype="f4").tobytes() for env in environments]
+        self.env_gloss = [np.ascontiguousarray(env.sh_gloss[:4], dtype="f4").tobytes() for env in environments]
+        self.color = ctx.texture((self.size, self.size), 4)
+        self.depth = ctx.depth_texture((self.size, self.size))
+        self.fbo = ctx.framebuffer(color_attachments=[self.color], depth_attachment=self.depth)
+        self.shadow_map = ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
+        self.shadow_map.compare_func = "<="
+        self.shadow_map.filter = (moderngl.LINEAR, moderngl.LINEAR)  # 2x2 percentage-closer filtering
+        self.shadow_map.repeat_x = self.shadow_map.repeat_y = False
+        self.shadow_fbo = ctx.framebuffer(depth_attachment=self.shadow_map)
+        self.regions.use(1)
+        self.detail.use(2)
+        self.skin_regions.use(3)
+        self.shadow_map.use(4)
+
+    def release(self) -> None:
+        self.ctx.release()
+
+    def _cull(self, on: bool) -> None:
+        (self.ctx.enable if on else self.ctx.disable)(self.ctx.CULL_FACE)
+
+    @staticmethod
+    def _set(prog, name, value):
+        if name in prog:
+            prog[name].value = value
+
+    def _dynamic_mesh(self, material: int, cls: int, capacity: int = 20000):
+        """Buffers, a shading and a shadow vertex array for a small per-image mesh."""
+        ctx = self.ctx
+        bufs = {name: ctx.buffer(reserve=capacity * size, dynamic=True)
+                for name, size in (("pos", 12), ("nrm", 12), ("uv", 8), ("idx", 12))}
+        info = np.tile(np.array([[material, cls]], "i4"), (capacity, 1))
+        attrs = [(bufs["pos"], "3f", "in_pos"), (bufs["nrm"], "3f", "in_normal"), (bufs["uv"], "2f", "in_uv"),
+                 (bufs["pos"], "3f", "in_rest"), (ctx.buffer(info.tobytes()), "2i", "in_info"),
+                 (ctx.buffer(np.ones(capacity, "f4").tobytes()), "1f", "in_ao")]
+        return {"bufs": bufs, "count": 0,
+                "vao": ctx.vertex_array(self.face_prog, _present(self.face_prog, attrs), index_buffer=bufs["idx"]),
+                "shadow": ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, attrs),
+                                           index_buffer=bufs["idx"])}
+
+    @staticmethod
+    def _upload(mesh, pos, nrm, tris, uv=None) -> None:
+        bufs = mesh["bufs"]
+        bufs["pos"].write(np.ascontiguousarray(pos, "f4"))
+        bufs["nrm"].write(np.ascontiguousarray(nrm, "f4"))
+        bufs["uv"].write(np.ascontiguousarray(np.zeros((len(pos), 2)) if uv is None else uv, "f4"))
+        bufs["idx"].write(np.ascontiguousarray(tris, "i4"))
+        mesh["count"] = tris.size
+
+    def _accessories(self, params, landmarks_model) -> list:
+        """Build this image's glasses, long hair and hand; returns the meshes to draw."""
+        from . import accessories
+
+        for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.curtain):
+            mesh["count"] = 0
+        if params.glasses[0] > 0 and landmarks_model is not None:
+            fpos, fnrm, ftri, lpos, lnrm, ltri = accessories.glasses_mesh(landmarks_model, params.glasses[1:7])
+            self._upload(self.glasses_frame, fpos, fnrm, ftri)
+            self._upload(self.glasses_lens, lpos, lnrm, ltri)
+        if params.hair_curtain[0] > 0:
+            pos, nrm, uv, tris = accessories.hair_curtain_mesh(params.hair_curtain[1:6])
+            self._upload(self.curtain, pos, nrm, tris, uv)
+        if params.hand[0] > 0 and landmarks_model is not None:
+            self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
+        return [(m, rgb) for m, rgb in ((self.curtain, None), (self.glasses_frame, params.glasses[7:10]),
+                                         (self.hand, params.hand[9:12])) if m["count"]]
+
+    def _shadow_pass(self, sun_cam: np.ndarray, centre: np.ndarray, head_xform, torso_xform, meshes) -> np.ndarray:
+        """Render the light's depth map; returns the (3, 3) light basis (rows a, b, l)."""
+        ctx, sp = self.ctx, self.shadow_prog
+        l = sun_cam / np.linalg.norm(sun_cam)
+        a = np.cross(l, [0.0, 1.0, 0.0] if abs(l[1]) < 0.9 else [1.0, 0.0, 0.0])
+        a /= np.linalg.norm(a)
+        basis = np.stack([a, np.cross(l, a), l])
+        self.shadow_fbo.use()
+        ctx.viewport = (0, 0, SHADOW_SIZE, SHADOW_SIZE)
+        self.shadow_fbo.clear(depth=1.0)
+        ctx.depth_func = "<"
+        for name, value in (("light_basis", _mat3(basis)), ("light_centre", tuple(map(float, centre))),
+                            ("light_radius", SHADOW_RADIUS_CM)):
+            self._set(sp, name, value)
+        # closed surfaces (head skin, torso) draw only their far sides: half the fragments, and
+        # no self-shadowing acne on the lit side
+        ctx.cull_face = "front"
+        self._set(sp, "rot", _mat3(head_xform[0]))
+        self._set(sp, "trans", tuple(map(float, head_xform[1])))
+        self._cull(True)
+        self.head_shadow.render()
+        self._cull(False)
+        for mesh, _ in meshes:
+            mesh["shadow"].render(vertices=mesh["count"])
+        self._set(sp, "rot", _mat3(torso_xform[0]))
+        self._set(sp, "trans", tuple(map(float, torso_xform[1])))
+        self._cull(True)
+        self.torso_shadow.render()
+        ctx.cull_face = "back"
+        return basis
+
+    def render(self, vertices: np.ndarray, normals: np.ndarray, params, rotation: np.ndarray,
+               landmarks_model: np.ndarray | None = None):
+        """One frame. ``vertices``/``normals``: (R, 3) render-vertex order (FaceModel.mix_render),
+        model frame; ``rotation``: head -> camera; ``landmarks_model`` (70, 3) places accessories.
+
+        Returns ``(rgb (S, S, 3) uint8, seg (S, S) uint8, depth (S, S) float32 camera z in cm,
+        inf where empty)``.
+        """
+        ctx, s, fp = self.ctx, self.size, self.face_prog
+        self.pos_buf.write(np.ascontiguousarray(vertices, dtype="f4"))
+        self.nrm_buf.write(np.ascontiguousarray(normals, dtype="f4"))
+        rot = rotation @ MODEL_TO_HEAD  # model -> camera rotation
+        trans = params.translation - rot @ HEAD_ORIGIN
+        rel = params_torso_rotation(params)  # the torso: the head's transform, turned about the neck
+        torso_xform = (rot @ rel, rot @ (NECK_PIVOT - rel @ NECK_PIVOT) + trans)
+        env_rot = _env_rotation(params.env_rotation_deg, params.env_tilt_deg)
+        env = self.environments[params.env_index]
+        seed = float(params.index % 1000) + 0.5
+        meshes = self._accessories(params, landmarks_model)
+        # the projection maps the right-handed camera frame (y down) to NDC (y up), which turns
+        # the model's counter-clockwise (outward) triangles clockwise on screen
+        ctx.front_face = "cw"
+        ctx.enable(ctx.DEPTH_TEST)
+        self._cull(False)
+
+        sun_on = float(params.shadows and env.sun_rgb.max() > 0)
+        sun_cam = env_rot.T @ env.sun_dir  # camera-frame direction towards the light
+        centre = params.translation + rotation @ np.array([0.0, 6.0, 0.0])  # head and shoulders
+        basis = self._shadow_pass(sun_cam, centre, (rot, trans), torso_xform, meshes) if sun_on else np.eye(3)
+
+        self.fbo.use()
+        ctx.viewport = (0, 0, s, s)
+        self.fbo.clear(0, 0, 0, 0, depth=1.0)
+        uniforms = (("rot", _mat3(rot)), ("trans", tuple(map(float, trans))), ("focal", params.focal_px),
+                    ("size", float(s)), ("near", NEAR_CM), ("far", FAR_CM), ("env_rot", _mat3(env_rot)),
+                    ("exposure", params.exposure), ("env_tex", 0), ("regions", 1), ("detail", 2),
+                    ("skin_regions", 3), ("shadow_map", 4),
+                    ("skin_rgb", tuple(params.skin_rgb)), ("lip_rgb", tuple(params.lip_rgb)),
+                    ("brow_rgb", tuple(params.brow_rgb)), ("iris_rgb", tuple(params.iris_rgb)),
+                    ("blotch", params.blotch), ("redness", params.redness),
+                    ("brow_density", params.brow_density), ("stubble", params.stubble),
+                    ("beard", float(params.beard)), ("hat", float(params.hat)),
+                    ("specular", params.specular), ("roughness", params.roughness), ("seed", seed),
+                    ("detail_offset", tuple(map(float, params.detail_offset))),
+                    ("hair_line", tuple(map(float, params.hair_line))),
+                    ("hair_shape", tuple(map(float, params.hair_shape))),
+                    ("hair_rgb", tuple(map(float, params.hair_rgb))),
+                    ("cloth_rgb", tuple(map(float, params.cloth_rgb[0]))),
+                    ("cloth_rgb2", tuple(map(float, params.cloth_rgb[1]))),
+                    ("cloth_pattern", float(params.cloth_pattern)),
+                    ("ao_strength", float(params.ao_strength)),
+                    ("skin_var", tuple(map(float, params.skin_var))),
+                    ("blush_rgb", tuple(map(float, params.blush_rgb))),
+                    ("sun_on", sun_on), ("sun_dir", tuple(map(float, sun_cam))),
+                    ("sun_rgb", tuple(map(float, env.sun_rgb))), ("light_basis", _mat3(basis)),
+                    ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
+                    ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])))
+        for prog in self.shading_progs:
+            for name, value in uniforms:
+                self._set(prog, name, value)
+            if "sh" in prog:  # (absent only in debugging variants of the shader)
+                prog["sh"].write(self.env_sh[params.env_index])
+            if "sh_gloss" in prog:
+                prog["sh_gloss"].write(self.env_gloss[params.env_index])
+        self.env_tex[params.env_index].use(0)
+        ctx.depth_func = "<="
+        for draw, cull in self.head_draws:
+            self._cull(cull)
+            draw.render()
+        for mesh, rgb in meshes:
+            if rgb is not None:
+                self._set(fp, "frame_rgb", tuple(map(float, rgb)))
+            mesh["vao"].render(vertices=mesh["count"])
+        self._cull(True)
+        self.cloth_prog["rot"].value = _mat3(torso_xform[0])
+        self.cloth_prog["trans"].value = tuple(map(float, torso_xform[1]))
+        self.torso_vao.render()
+        self._cull(False)
+
+        # the background last among the opaque draws: only pixels nothing covers are shaded
+        bg = self.bg_prog
+        # the background is usually the lighting's own map; sometimes another one (a composite)
+        bg_env, bg_rot = params.env_index, env_rot
+        if params.bg_env[0] >= 0:
+            bg_env, bg_rot = int(params.bg_env[0]), _env_rotation(params.bg_env[1], 0.0)
+        for name, value in (("env_rot", _mat3(bg_rot)), ("exposure", params.exposure),
+                            ("principal", ((s - 1) / 2, (s - 1) / 2)), ("focal", params.focal_px),
+                            ("mode", int(params.background)), ("bg_a", tuple(params.bg_colours[0])),
+                            ("bg_b", tuple(params.bg_colours[1])), ("bg_scale", params.bg_scale),
+                            ("seed", seed), ("env_tex", 0), ("detail", 2)):
+            self._set(bg, name, value)
+        self.bg_tex[bg_env].use(0)
+        self.fbo.depth_mask = False
+        self.bg_vao.render()
+        self.env_tex[params.env_index].use(0)
+
+        # eyelashes and lenses: translucent films; RGB blended, alpha (the class) kept
+        ctx.enable(ctx.BLEND)
+        ctx.blend_func = (ctx.SRC_ALPHA, ctx.ONE_MINUS_SRC_ALPHA, ctx.ZERO, ctx.ONE)
+        self.lash_vao.render()
+        if self.glasses_lens["count"]:
+            self.glasses_lens["vao"].render(vertices=self.glasses_lens["count"])
+        ctx.disable(ctx.BLEND)
+        self.fbo.depth_mask = True
+
+        rgba = np.frombuffer(self.fbo.read(components=4), np.uint8).reshape(s, s, 4)
+        d = np.frombuffer(self.fbo.read(components=1, attachment=-1, dtype="f4"), np.float32).reshape(s, s)
+        z_ndc = 2.0 * d - 1.0
+        with np.errstate(divide="ignore"):
+            depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
+        depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
+        return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
+
+def params_torso_rotation(params) -> np.ndarray:
+    """Torso rotation relative to the head (model frame): yaw about the neck's vertical axis,
+    then small pitch and roll."""
+    yaw, pitch, roll = np.deg2rad(params.torso_deg)
+    ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def _env_rotation(rot_deg: float, tilt_deg: float) -> np.ndarray:
+    a, t = np.deg2rad([rot_deg, tilt_deg])
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    return ry @ rx
+
+
+def _present(prog, attrs):
+    """The (buffer, format, name) attributes that the program uses (the GLSL compiler drops
+    unused ones)."""
+    return [a for a in attrs if a[2] in prog]
+
+
+def _mat3(m: np.ndarray) -> tuple:
+    """Column-major tuple for a GLSL mat3 uniform."""
+    return tuple(float(x) for x in np.asarray(m, np.float64).T.ravel())

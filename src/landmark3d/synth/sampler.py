@@ -1,0 +1,249 @@
+"""Random scene parameters. Every choice for image ``index`` of run ``seed`` comes from
+``numpy.random.default_rng([seed, index])``, so an image depends on (seed, index) only, not on
+batch size or worker count.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+#: Linear-RGB diffuse albedos spanning human skin from very light to very dark (approximate
+#: values of measured skin reflectance, e.g. the range in Jimenez et al. 2010 "A practical
+#: appearance model for dynamic facial color"); a tone in [0, 1] interpolates between them.
+SKIN_TONES = np.array([
+    [0.72, 0.50, 0.40], [0.64, 0.42, 0.32], [0.56, 0.35, 0.25], [0.45, 0.27, 0.17],
+    [0.33, 0.19, 0.11], [0.21, 0.115, 0.065], [0.12, 0.065, 0.04],
+], dtype=np.float32)
+
+#: Linear-RGB iris colours: dark brown, brown, hazel, green, blue, grey.
+IRIS_COLOURS = np.array([
+    [0.05, 0.025, 0.012], [0.14, 0.06, 0.02], [0.20, 0.14, 0.05], [0.12, 0.16, 0.07],
+    [0.09, 0.13, 0.20], [0.16, 0.17, 0.18]], dtype=np.float32)
+
+#: Linear-RGB hair colours (brows, stubble): black, dark brown, brown, blond, red, grey, and
+#: how often each is drawn.
+HAIR_COLOURS = np.array([
+    [0.012, 0.010, 0.009], [0.035, 0.022, 0.014], [0.09, 0.055, 0.03], [0.35, 0.25, 0.13],
+    [0.25, 0.08, 0.03], [0.30, 0.29, 0.28]], dtype=np.float32)
+HAIR_WEIGHTS = np.array([0.33, 0.28, 0.16, 0.11, 0.05, 0.07])
+
+
+@dataclass
+class FaceParams:
+    """One scene. Angles in degrees; distances in cm; colours linear RGB."""
+
+    identity: np.ndarray            # (100,) PCA coefficients
+    expression: np.ndarray          # (53,) blendshape weights in [0, 1]
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    focal_px: float                 # focal length for the output size
+    translation: np.ndarray         # (3,) head origin in camera space, cm
+    skin_tone: float                # [0, 1] index into SKIN_TONES
+    skin_rgb: np.ndarray            # (3,)
+    blotch: float                   # strength of low-frequency albedo variation
+    redness: float
+    lip_rgb: np.ndarray
+    brow_rgb: np.ndarray
+    brow_density: float
+    stubble: float                  # 0: none
+    beard: float                    # full beard coverage, 0: none
+    hat: int                        # 1: a knitted hat replaces the hair
+    iris_rgb: np.ndarray
+    specular: float
+    roughness: float
+    env_index: int
+    env_rotation_deg: float         # about the vertical axis
+    env_tilt_deg: float
+    exposure: float
+    background: int                 # 0: the HDRI; procedural: 1 blotches, 2 blurred panels, 3 bokeh
+    bg_colours: np.ndarray          # (2, 3) for procedural backgrounds
+    bg_scale: float
+    bg_env: np.ndarray              # (2,) another HDRI as the background (index, rotation deg); -1: the same
+    detail_offset: np.ndarray       # (2,) offset of the skin-detail noise (its variety per image)
+    hair_line: np.ndarray           # (4,) hairline height (model y, cm): front, sides, back; softness
+    hair_shape: np.ndarray          # (4,) thickness cm, sideburn length cm, hair present (0/1), fringe cm
+    hair_rgb: np.ndarray            # (3,)
+    hair_curtain: np.ndarray        # (6,) long hair sheet: present, 5 shape values in [0, 1)
+    torso_deg: np.ndarray           # (3,) torso yaw, pitch, roll relative to the head
+    cloth_rgb: np.ndarray           # (2, 3)
+    cloth_pattern: int              # 0 plain, 1 stripes, 2 print
+    lash_opacity: float
+    ao_strength: float
+    shadows: int                    # 1: the HDRI's dominant light casts shadows (if it has one)
+    glasses: np.ndarray             # (11,) present, 6 shape values in [0, 1), frame RGB, lens opacity
+    hand: np.ndarray                # (12,) present, 8 placement values in [0, 1), skin RGB
+    skin_var: np.ndarray            # (4,) dark circles, cheek/nose redness, T-zone shine, blush
+    blush_rgb: np.ndarray           # (3,)
+    seed: int = 0
+    index: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {}
+        for k, v in asdict(self).items():
+            out[k] = v.tolist() if isinstance(v, np.ndarray) else v
+        return out
+
+
+def _cloth_colours(rng: np.random.Generator) -> np.ndarray:
+    """Two linear-RGB clothing colours: mostly muted (greys, navy, earth tones), some vivid."""
+    out = []
+    for _ in range(2):
+        grey = rng.uniform(0.01, 0.7) ** 1.5
+        tint = rng.normal(0, 0.25 if rng.random() < 0.8 else 0.6, 3)
+        out.append(np.clip(grey * np.exp(tint), 0.005, 0.85))
+    return np.array(out, np.float32)
+
+
+def _hair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Hairline (front, sides, back heights in model y, cm; edge softness) and shape (volume
+    thickness, sideburn length, present, fringe length). Styles: short 50%, short with a fringe
+    20%, long (over the ears, down the neck) 22%, bald 8%; 12% receding hairlines. The
+    brows are at y ~ 6.3, the ears' tops at ~ 7.3, the crown at 14.5."""
+    style = rng.choice(4, p=[0.5, 0.2, 0.22, 0.08])  # short, fringe, long, bald
+    front = rng.uniform(11.5, 13.5) if rng.random() < 0.12 else rng.uniform(8.8, 10.8)
+    side, back, thick = rng.uniform(7.0, 8.8), rng.uniform(-7.0, -2.0), rng.uniform(0.3, 1.8)
+    fringe = rng.uniform(1.5, 4.0) if style == 1 else 0.0
+    if style == 2:
+        side, back, thick = rng.uniform(-1.0, 4.0), rng.uniform(-11.0, -7.0), rng.uniform(1.0, 2.5)
+        fringe = rng.uniform(1.5, 4.0) if rng.random() < 0.4 else 0.0
+    sideburn = rng.uniform(0.0, 4.5) * (rng.random() < 0.6) if style != 2 else 0.0
+    line = np.array([front, side, back, rng.uniform(0.2, 0.8)], np.float32)
+    shape = np.array([thick, sideburn, float(style != 3), fringe], np.float32)
+    return line, shape
+
+
+def _glasses(rng: np.random.Generator) -> np.ndarray:
+    """(11,): present (1 in 5 faces), shape values, frame colour, lens opacity (1 in 8 dark)."""
+    present = float(rng.random() < 0.2)
+    shape = rng.random(6)
+    frame = rng.choice([0.01, 0.04, 0.15, 0.4]) * np.exp(rng.normal(0, 0.3, 3))
+    lens = rng.uniform(0.75, 0.92) if rng.random() < 0.12 else rng.uniform(0.0, 0.15)
+    return np.concatenate([[present], shape, frame, [lens]]).astype(np.float32)
+
+
+def _pairs(names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Group ARKit names into symmetric sets: 'browDown' -> (i_L, i_R), 'jawOpen' -> (i,)."""
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        base = n[:-2] if n.endswith(("_L", "_R")) else n
+        groups.setdefault(base, []).append(i)
+    return {k: tuple(v) for k, v in groups.items()}
+
+
+_EYE_CONTROLLED = ("eyeLookDown", "eyeLookIn", "eyeLookOut", "eyeLookUp", "eyeBlink")
+_EXCLUSIVE = {"jawLeft": "jawRight", "mouthLeft": "mouthRight"}
+
+
+def sample_expression(rng: np.random.Generator, names: tuple[str, ...]) -> np.ndarray:
+    """Sparse ARKit mix: a few random shapes (mostly symmetric, some asymmetric), a neutral face
+    now and then, blinks, jaw opening and gaze."""
+    w = np.zeros(len(names), np.float32)
+    idx = {n: i for i, n in enumerate(names)}
+    groups = _pairs(names)
+    free = [g for g in groups if g not in _EYE_CONTROLLED]
+    if rng.random() > 0.12:  # 12% neutral faces
+        for g in rng.choice(free, size=min(len(free), rng.poisson(2.5) + 1), replace=False):
+            if g in _EXCLUSIVE.values():
+                continue
+            level = float(rng.beta(1.2, 1.8))
+            ids = groups[g]
+            if len(ids) == 2:
+                asym = rng.random() < 0.25
+                for i in ids:
+                    w[i] = level * (rng.uniform(0.0, 1.0) if asym else rng.uniform(0.85, 1.0))
+            else:
+                w[ids[0]] = level
+    if rng.random() < 0.3:
+        w[idx["jawOpen"]] = max(w[idx["jawOpen"]], float(rng.beta(1.5, 2.5)))
+    # eyes: open / half / closed, with a little asymmetry
+    r = rng.random()
+    blink = 0.0 if r < 0.75 else (rng.uniform(0.2, 0.7) if r < 0.88 else rng.uniform(0.85, 1.0))
+    for s in ("_L", "_R"):
+        w[idx["eyeBlink" + s]] = np.clip(blink + rng.normal(0, 0.05), 0, 1)
+    # gaze: h > 0 looks to the subject's left; v > 0 looks up
+    h, v = np.clip(rng.normal(0, 0.45, size=2), -1, 1)
+    if h > 0:
+        w[idx["eyeLookOut_L"]] = h
+        w[idx["eyeLookIn_R"]] = h
+    else:
+        w[idx["eyeLookIn_L"]] = -h
+        w[idx["eyeLookOut_R"]] = -h
+    for s in ("_L", "_R"):
+        w[idx[("eyeLookUp" if v > 0 else "eyeLookDown") + s]] = abs(v)
+    return np.clip(w, 0.0, 1.0)
+
+
+def sample_params(seed: int, index: int, size: int, num_identity: int,
+                  expression_names: tuple[str, ...], num_envs: int) -> FaceParams:
+    rng = np.random.default_rng([seed, index])
+    identity = np.clip(rng.normal(0, 1, num_identity), -2.5, 2.5).astype(np.float32)
+    expression = sample_expression(rng, expression_names)
+    # pose: half near-frontal, half uniform in yaw up to profile
+    yaw = rng.normal(0, 25) if rng.random() < 0.5 else rng.uniform(-90, 90)
+    yaw = float(np.clip(yaw, -90, 90))
+    pitch = float(np.clip(rng.normal(0, 14), -45, 45))
+    roll = float(np.clip(rng.normal(0, 10), -40, 40))
+    # camera: vertical field of view 18-60 degrees (narrower would magnify the 1024-pixel HDRI
+    # background too much); the face (~16 cm incl. forehead) fills 28-65% of the frame, a little
+    # above the centre, with some jitter (10%: more, so faces get cut by the edge)
+    fov = np.deg2rad(rng.uniform(18, 60))
+    focal = 0.5 * size / np.tan(fov / 2)
+    fill = rng.uniform(0.28, 0.65)
+    dist = focal * 16.0 / (fill * size)
+    shift = rng.normal(0, 0.06, size=2) * (1.0 if rng.random() < 0.9 else 2.2) - [0.0, 0.04]
+    tx, ty = shift * dist * size / focal
+    translation = np.array([tx, ty, dist], np.float32)
+    tone = float(rng.random())
+    t = tone * (len(SKIN_TONES) - 1)
+    lo = int(np.floor(t))
+    hi = min(lo + 1, len(SKIN_TONES) - 1)
+    skin = (SKIN_TONES[lo] * (1 - (t - lo)) + SKIN_TONES[hi] * (t - lo)) * rng.uniform(0.9, 1.1, 3)
+    lip = skin * np.array([0.85, 0.55, 0.55]) * rng.uniform(0.7, 1.0)
+    if rng.random() < 0.15:  # lipstick
+        lip = np.array([rng.uniform(0.3, 0.6), rng.uniform(0.01, 0.08), rng.uniform(0.02, 0.1)])
+    hair = HAIR_COLOURS[rng.choice(len(HAIR_COLOURS), p=HAIR_WEIGHTS)] * rng.uniform(0.7, 1.3)
+    brow = hair * rng.uniform(0.5, 1.0)
+    hair_line, hair_shape = _hair(rng)
+    long_hair = hair_line[1] < 5.0  # _hair's long style: the side line runs below the ears' tops
+    hat = int(rng.random() < 0.07)
+    if hat:  # a beanie: low on the forehead, over the ears' tops, thick
+        hair_line = np.array([rng.uniform(8.3, 9.8), rng.uniform(5.5, 7.0), rng.uniform(-3.0, 0.0), 0.15], np.float32)
+        hair_shape = np.array([rng.uniform(1.2, 2.2), 0.0, 1.0, 0.0], np.float32)
+    return FaceParams(
+        identity=identity, expression=expression, yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
+        focal_px=float(focal), translation=translation, skin_tone=tone,
+        skin_rgb=skin.astype(np.float32), blotch=float(rng.uniform(0.0, 0.25)),
+        redness=float(rng.uniform(0.0, 0.3)), lip_rgb=lip.astype(np.float32),
+        brow_rgb=brow.astype(np.float32), brow_density=float(rng.uniform(0.5, 1.0)),
+        stubble=float(rng.uniform(0, 0.8)) if rng.random() < 0.3 else 0.0,
+        beard=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.08 else 0.0,
+        hat=hat,
+        iris_rgb=(IRIS_COLOURS[rng.choice(len(IRIS_COLOURS), p=[0.4, 0.25, 0.12, 0.08, 0.1, 0.05])]
+                  * rng.uniform(0.7, 1.2)).astype(np.float32),
+        specular=float(rng.uniform(0.015, 0.04)), roughness=float(rng.uniform(0.3, 0.7)),
+        env_index=int(rng.integers(num_envs)), env_rotation_deg=float(rng.uniform(0, 360)),
+        env_tilt_deg=float(rng.normal(0, 10)), exposure=float(0.6 * np.exp(rng.normal(0, 0.35))),
+        background=int(rng.integers(1, 4)) if rng.random() < 0.2 else 0,
+        bg_env=np.array([rng.integers(num_envs) if rng.random() < 0.15 else -1, rng.uniform(0, 360)], np.float32),
+        bg_colours=_cloth_colours(rng),
+        bg_scale=float(np.exp(rng.uniform(np.log(1.0), np.log(12)))),
+        detail_offset=rng.random(2).astype(np.float32),
+        hair_line=hair_line, hair_shape=hair_shape, hair_rgb=hair.astype(np.float32),
+        hair_curtain=np.concatenate([[float(long_hair and not hat)], rng.random(5)]).astype(np.float32),
+        torso_deg=np.clip(rng.normal(0, [12, 4, 4]), -30, 30).astype(np.float32),
+        cloth_rgb=_cloth_colours(rng),
+        cloth_pattern=int(rng.choice(3, p=[0.6, 0.2, 0.2])),
+        lash_opacity=float(rng.uniform(0.3, 0.8)),
+        ao_strength=float(rng.uniform(0.6, 1.0)),
+        shadows=int(rng.random() < 0.6),
+        glasses=_glasses(rng),
+        skin_var=np.array([rng.uniform(0, 0.9), rng.uniform(0, 0.8), rng.uniform(0, 1.0),
+                           rng.uniform(0.1, 0.35) * (rng.random() < 0.15)], np.float32),
+        blush_rgb=np.array([0.6, 0.2, 0.22], np.float32) * rng.uniform(0.6, 1.0),
+        hand=np.concatenate([[float(rng.random() < 0.12)], rng.random(8),
+                             skin * rng.uniform(0.85, 1.1, 3)]).astype(np.float32),
+        seed=seed, index=index,
+    )

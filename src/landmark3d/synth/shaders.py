@@ -1,0 +1,385 @@
+"""GLSL sources of the renderer (OpenGL 3.3 core). Conventions: see renderer.py."""
+
+_COMMON = """
+uniform mat3 env_rot;        // camera direction -> environment direction
+uniform sampler2D env_tex;   // equirectangular, linear RGB, mipmapped
+uniform float exposure;
+
+const float PI = 3.14159265;
+
+vec2 equirect_uv(vec3 e) {
+    // column: atan2(x, z) / 2pi + 0.5; row 0 = up (-y); textures have row 0 at v = 0
+    return vec2(atan(e.x, e.z) / (2.0 * PI) + 0.5, acos(clamp(-e.y, -1.0, 1.0)) / PI);
+}
+
+vec3 tonemap(vec3 x) {
+    // ACES filmic fit (Narkowicz 2015), then sRGB gamma
+    x *= exposure;
+    x = clamp((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0);
+    return pow(x, vec3(1.0 / 2.2));
+}
+
+"""
+
+BACKGROUND_VS = """
+#version 330
+in vec2 in_pos;
+void main() { gl_Position = vec4(in_pos, 0.99999, 1.0); }
+"""
+
+BACKGROUND_FS = """
+#version 330
+""" + _COMMON + """
+uniform vec2 principal;      // (cx, cy) in pixels, pixel-centre convention
+uniform float focal;
+uniform int mode;            // 0: HDRI, 1: procedural
+uniform vec3 bg_a;
+uniform vec3 bg_b;
+uniform float bg_scale;
+uniform float seed;
+uniform sampler2D detail;
+out vec4 frag;
+void main() {
+    // framebuffer row 0 is image row 0 (see renderer.py), so pixel (row i, col j) = FragCoord - 0.5
+    vec2 px = gl_FragCoord.xy - 0.5;
+    vec3 d = normalize(vec3((px - principal) / focal, 1.0));
+    vec3 c;
+    if (mode == 0) {
+        c = textureLod(env_tex, equirect_uv(env_rot * d), 0.0).rgb;  // the full-size map
+    } else {
+        vec2 uv = px / (2.0 * principal + 1.0);   // [0, 1) over the image, whatever its size
+        vec2 jitter = vec2(seed * 0.137, seed * 0.071);
+        if (mode == 1) {                          // cloudy blotches
+            vec2 q = uv * 0.25 * bg_scale + jitter;
+            vec4 t = texture(detail, q);
+            vec4 t2 = texture(detail, q * 0.21 + vec2(0.5));
+            float n = t2.g + 0.3 * (t.r - 0.5);
+            float m = t.b * 0.5 + t2.r * 0.5;
+            c = mix(bg_a, bg_b, smoothstep(0.3, 0.7, n)) * (0.7 + 0.6 * m) * 1.2;
+        } else if (mode == 2) {                   // out-of-focus panels: walls, windows, shelves
+            vec2 q = uv * vec2(1.0 + bg_scale * 0.5, 1.0 + bg_scale * 0.25);
+            vec2 cell = floor(q);
+            vec2 f = fract(q);
+            vec4 r = texture(detail, cell / 37.0 + jitter);
+            float edge = smoothstep(0.0, 0.12, min(min(f.x, 1.0 - f.x), min(f.y, 1.0 - f.y)));
+            c = mix(bg_a, bg_b, step(0.5, r.g)) * (0.4 + 1.2 * r.b) * mix(0.55, 1.0, edge);
+        } else {                                  // bokeh: blurred lights over a gradient
+            c = mix(bg_a, bg_b, uv.y) * 0.6;
+            vec2 q = uv * (2.0 + bg_scale);
+            vec2 cell = floor(q);
+            vec4 r = texture(detail, cell / 41.0 + jitter);
+            float dist = length(fract(q) - (0.3 + 0.4 * r.xy));
+            float rad = 0.12 + 0.25 * r.z;
+            vec3 light = mix(bg_b, vec3(r.x, r.y, 1.0 - r.x), 0.5) * (0.6 + 1.2 * r.z);
+            c += step(0.6, r.w) * smoothstep(rad, rad * 0.35, dist) * light;
+        }
+    }
+    frag = vec4(tonemap(c), 0.0);
+}
+"""
+
+FACE_VS = """
+#version 330
+in vec3 in_pos;       // model frame (cm)
+in vec3 in_normal;    // model frame
+in vec2 in_uv;
+in vec3 in_rest;      // neutral model-frame position: anchors procedural noise to the skin
+in ivec2 in_info;     // (material, segmentation class)
+in float in_ao;       // ambient occlusion of the neutral mesh (1 = unoccluded)
+in vec2 in_noise;     // two smooth noise values per vertex (textures.vertex_noise): hair lumps
+
+uniform mat3 rot;     // model -> camera rotation (includes the model->head flip)
+uniform vec3 trans;   // model origin in camera space (cm)
+uniform float focal;
+uniform float size;
+uniform float near;
+uniform float far;
+uniform vec4 hair_line;   // hairline height (model y, cm) at the front, sides, back; edge softness
+uniform vec4 hair_shape;  // thickness (cm), sideburn length (cm), 1 if hair at all, fringe (cm)
+uniform float seed;
+
+invariant gl_Position;  // the depth pre-pass and the shading pass must agree exactly
+out vec3 v_normal;
+out vec3 v_cam;
+out vec2 v_uv;
+out vec3 v_rest;
+out float v_hair;
+out float v_ao;
+flat out ivec2 v_info;
+
+// Scalp hair: a mask over the head's skin bounded by a hairline that runs round the head
+// (azimuth 0 = the face's front, about a vertical axis through the cranium, model frame),
+// lowest at the nape, with optional sideburns in front of the ears (at ~75 degrees) and an
+// optional fringe; the scalp is pushed out along the normal for the hair's volume.
+float hairline(float phi) {
+    float c = cos(phi);
+    float line = c > 0.0 ? mix(hair_line.y, hair_line.x, pow(c, 0.7))
+                         : mix(hair_line.y, hair_line.z, pow(-c, 0.6));
+    line -= hair_shape.y * exp(-pow((abs(phi) - 1.3) / 0.09, 2.0));   // sideburns
+    // a fringe: the line comes down over the forehead, not below the brows' tops (y ~ 7.2)
+    float front = smoothstep(1.0, 0.35, abs(phi));
+    return mix(line, max(line - hair_shape.w, 7.2), front * step(0.01, hair_shape.w));
+}
+
+void main() {
+    v_ao = in_ao;
+    v_hair = 0.0;
+    vec3 pos = in_pos;
+    if (in_info.x == 0 && hair_shape.z > 0.0 && in_rest.y > -12.0) {
+        float line = hairline(atan(in_rest.x, in_rest.z - 1.0));
+        v_hair = smoothstep(line - hair_line.w, line + hair_line.w, in_rest.y);
+        // the hair's volume: the scalp pushed out along the normal, growing over 3 cm above the
+        // hairline, thickest on the crown
+        float vol = smoothstep(line, line + 3.0, in_rest.y) * (0.3 + 0.7 * smoothstep(4.0, 13.0, in_rest.y));
+        // lumps: strands gather in locks, so the outline is not a smooth shell
+        float lumps = mix(in_noise.x, in_noise.y, fract(seed * 0.618));
+        pos += normalize(in_normal) * hair_shape.x * vol * (0.55 + 0.9 * lumps);
+    }
+    vec3 p = rot * pos + trans;   // camera frame: x right, y down, z forward
+    v_cam = p;
+    v_normal = rot * in_normal;
+    v_uv = in_uv;
+    v_rest = in_rest;
+    v_info = in_info;
+    // symmetric frustum: pixel u = f X / Z + (S - 1) / 2 <-> ndc x = 2 f X / (S Z); row 0 at ndc y = -1
+    float zc = (p.z * (far + near) - 2.0 * far * near) / (far - near);
+    gl_Position = vec4(2.0 * focal / size * p.x, 2.0 * focal / size * p.y, zc, p.z);
+}
+"""
+
+FACE_FS = """
+#version 330
+""" + _COMMON + """
+uniform vec3 sh[9];          // diffuse irradiance / pi
+uniform vec3 sh_gloss[4];    // radiance convolved with a broad glossy lobe, bands 0-1 (skin sheen)
+uniform sampler2D regions;   // face UV tile: r top lip, g bottom lip, b brows, a nose
+uniform sampler2D detail;    // tiling noise: r blotches, g redness patches, b fine grain, a hair strands
+uniform vec2 detail_offset;
+uniform vec3 skin_rgb;
+uniform vec3 lip_rgb;
+uniform vec3 brow_rgb;
+uniform vec3 iris_rgb;
+uniform float blotch;
+uniform float redness;
+uniform float brow_density;
+uniform float stubble;
+uniform float beard;   // full beard: 0 none, else coverage
+uniform float hat;     // 1: the hair mask is a knitted hat
+uniform float specular;
+uniform float roughness;
+uniform float seed;
+
+in vec3 v_normal;
+in vec3 v_cam;
+in vec2 v_uv;
+in vec3 v_rest;
+in float v_hair;
+in float v_ao;
+flat in ivec2 v_info;
+uniform vec3 hair_rgb;
+uniform vec3 cloth_rgb;
+uniform vec3 cloth_rgb2;
+uniform float cloth_pattern;
+uniform float lash_opacity;
+uniform float ao_strength;
+uniform vec3 frame_rgb;
+uniform float lens_opacity;
+uniform sampler2D skin_regions;  // r eye surroundings, g cheeks, b nose, a T-zone (renderer.py)
+uniform sampler2DShadow shadow_map;
+uniform float sun_on;
+uniform vec3 sun_dir;      // camera frame, towards the light
+uniform vec3 sun_rgb;      // irradiance / pi at normal incidence
+uniform mat3 light_basis;  // rows a, b, l of the shadow map's view (see shadow_vs)
+uniform vec3 light_centre;
+uniform float light_radius;
+uniform vec4 skin_var;           // dark circles, cheek/nose redness, T-zone shine, blush amount
+uniform vec3 blush_rgb;
+out vec4 frag;
+
+vec3 sh_eval4(vec3 c[4], vec3 d) {  // bands 0 and 1 only: enough for the broad gloss lobe
+    vec3 e = env_rot * d;
+    return max(c[0] * 0.282095 + c[1] * 0.488603 * e.y + c[2] * 0.488603 * e.z + c[3] * 0.488603 * e.x, vec3(0.0));
+}
+
+vec3 sh_eval(vec3 c[9], vec3 d) {
+    vec3 e = env_rot * d;
+    float x = e.x, y = e.y, z = e.z;
+    return max(c[0] * 0.282095 + c[1] * 0.488603 * y + c[2] * 0.488603 * z + c[3] * 0.488603 * x
+        + c[4] * 1.092548 * x * y + c[5] * 1.092548 * y * z + c[6] * 0.315392 * (3.0 * z * z - 1.0)
+        + c[7] * 1.092548 * x * z + c[8] * 0.546274 * (x * x - y * y), vec3(0.0));
+}
+
+void main() {
+    int material = v_info.x;
+    int cls = v_info.y;
+    vec3 n = normalize(v_normal);
+    vec3 view = normalize(v_cam);
+    if (!gl_FrontFacing) n = -n;
+    vec3 albedo;
+    float spec = specular;
+    float rough = roughness;
+    float ao = 1.0;
+    if (material == 0) {                          // skin
+        vec4 dn = texture(detail, fract(v_uv) + detail_offset) - 0.5;
+        albedo = skin_rgb * (1.0 + 2.0 * blotch * dn.r);
+        albedo *= mix(vec3(1.0), vec3(1.1, 0.86, 0.86), clamp(redness * (1.0 + 3.0 * dn.g), 0.0, 1.0));
+        albedo *= 1.0 + 0.12 * dn.b;              // fine grain
+        if (v_uv.x < 1.0) {
+            vec4 reg = texture(regions, v_uv);
+            vec4 sk = texture(skin_regions, v_uv);
+            albedo *= mix(vec3(1.0), vec3(0.78, 0.72, 0.78), sk.r * skin_var.x);
+            albedo *= mix(vec3(1.0), vec3(1.12, 0.84, 0.84), (0.6 * sk.g + sk.b) * skin_var.y);
+            albedo = mix(albedo, blush_rgb, sk.g * skin_var.w);
+            spec *= 1.0 + 2.0 * sk.a * skin_var.z;
+            float lip = max(reg.r, reg.g);
+            albedo = mix(albedo, lip_rgb * (1.0 + 0.3 * dn.b), lip);
+            spec = mix(spec, spec * 2.0, lip);
+            float hairs = smoothstep(-0.3, 0.3, dn.a + dn.r);
+            albedo = mix(albedo, brow_rgb, reg.b * brow_density * (0.6 + 0.4 * hairs));
+            if (cls == 1) {
+                if (reg.r > 0.5) cls = 10;
+                else if (reg.g > 0.5) cls = 11;
+                else if (reg.b > 0.5) cls = v_rest.x > 0.0 ? 5 : 6;
+                else if (reg.a > 0.5) cls = 2;
+            }
+            // beard area (model frame): from the upper lip along the jaw up to the sideburns (its
+            // top edge rises with the azimuth about the head's axis), down to the chin's underside
+            float az = abs(atan(v_rest.x, v_rest.z - 1.0)) / 1.31;  // 1 at 75 degrees
+            float top = -0.6 + 3.6 * az * az;
+            float beard_area = smoothstep(top + 0.5, top - 1.0, v_rest.y) * smoothstep(-9.0, -6.5, v_rest.y)
+                * smoothstep(1.1, 0.95, az) * (1.0 - lip);
+            albedo = mix(albedo, brow_rgb, beard_area * stubble * smoothstep(0.0, 0.25, dn.b) * 0.6);
+            if (beard > 0.0) {
+                float b = smoothstep(0.45, 0.6, beard_area + 0.35 * dn.a + 0.2 * dn.r - (1.0 - beard) * 0.6);
+                albedo = mix(albedo, mix(hair_rgb, brow_rgb, 0.3) * (0.5 + 1.2 * (dn.a + 0.5)), b);
+                rough = mix(rough, 0.5, b);
+                if (b > 0.5 && cls == 1) cls = 14;
+            }
+        }
+        // scalp hair: streaky albedo, a ragged edge, sheen
+        if (v_hair > 0.05) {
+            float strands = texture(detail, fract(v_uv * vec2(1.0, 0.5)) + detail_offset.yx).a;
+            if (hat > 0.0) {                      // a knitted hat where the hair would be
+                float h = step(0.5, v_hair);
+                float rib = 0.8 + 0.4 * step(0.5, fract(v_uv.x * 60.0 + 0.2 * strands));
+                albedo = mix(albedo, cloth_rgb2 * rib * (0.85 + 0.3 * dn.b), h);
+                spec = mix(spec, 0.01, h);
+                rough = mix(rough, 0.9, h);
+                if (h > 0.5) cls = 17;
+            } else {
+                float hair = smoothstep(0.45, 0.6, v_hair + 0.35 * (strands - 0.5) + 0.15 * dn.r);
+                albedo = mix(albedo, hair_rgb * (0.45 + 1.1 * strands), hair);
+                spec = mix(spec, 0.05, hair);
+                rough = mix(rough, 0.35, hair);
+                if (hair > 0.5) cls = 13;
+            }
+        }
+    } else if (material == 1) {                   // gums, tongue, mouth interior
+        albedo = vec3(0.30, 0.06, 0.06);
+        ao = 0.35;
+    } else if (material == 2) {                   // teeth
+        albedo = vec3(0.55, 0.52, 0.45);
+        ao = 0.6;
+        spec = 0.1;
+    } else if (material == 3) {                   // sclera: white; transparent cornea over the iris
+        float d = length(v_uv - vec2(0.5));
+#ifdef CORNEA
+        if (d < 0.13) discard;   // the cornea: ~30 degrees about the eye's axis
+#endif
+        albedo = vec3(0.62, 0.55, 0.50) * mix(0.75, 1.0, smoothstep(0.13, 0.3, d));
+        spec = 0.04;
+        rough = 0.1;
+    } else if (material == 4) {                   // iris
+        float d = length(v_uv - vec2(0.5));
+        float ring = 0.75 + 0.5 * texture(detail, vec2(atan(v_uv.y - 0.5, v_uv.x - 0.5) / 6.2832, d * 0.3) + detail_offset).a;
+        albedo = iris_rgb * ring * mix(0.35, 1.0, smoothstep(0.5, 0.38, d));  // darker limbal ring
+        if (d < 0.1 || !gl_FrontFacing) albedo = vec3(0.005);
+        spec = 0.04;
+        rough = 0.05;
+    } else if (material == 5) {                   // eyelashes (blended, see renderer.py)
+        albedo = mix(brow_rgb * 0.4, vec3(0.008, 0.006, 0.005), 0.6);  // darker than the brows
+        spec = 0.0;
+    } else if (material == 9) {                   // long hair (a sheet hanging from the crown)
+        if (dot(n, view) > 0.0) n = -n;
+        float strands = texture(detail, fract(v_uv * vec2(1.0, 0.5)) + detail_offset.yx).a;
+        albedo = hair_rgb * (0.45 + 1.1 * strands);
+        spec = 0.05;
+        rough = 0.35;
+        ao = 0.6 + 0.4 * smoothstep(0.0, 0.3, v_uv.y);  // the crown's shade at the top
+    } else if (material == 7) {                   // glasses frame
+        if (dot(n, view) > 0.0) n = -n;           // tubes are not consistently wound
+        albedo = frame_rgb;
+        spec = 0.06;
+        rough = 0.25;
+    } else if (material == 8) {                   // lens: a tinted film with reflections
+        if (dot(n, view) > 0.0) n = -n;
+        albedo = vec3(0.02);
+        spec = 0.3;
+        rough = 0.1;
+    } else {                                      // clothing: plain, stripes or noise print
+        vec4 t = texture(detail, v_uv * 0.5 + detail_offset);
+        float stripes = step(0.5, fract(v_uv.y * 6.0 + 0.3 * t.r));
+        float print_ = smoothstep(0.45, 0.55, t.g);
+        float m = cloth_pattern < 1.0 ? 0.0 : (cloth_pattern < 2.0 ? stripes : print_);
+        albedo = mix(cloth_rgb, cloth_rgb2, m) * (0.92 + 0.16 * t.b) * (0.9 + 0.2 * t.r);  // weave, folds
+        spec = 0.02;
+        rough = 0.8;
+        ao = 0.6 + 0.4 * smoothstep(0.0, 0.25, v_uv.y);  // darker under the collar
+    }
+    ao *= mix(1.0, v_ao, ao_strength);
+    vec3 c = albedo * sh_eval(sh, n) * ao;
+    vec3 r = reflect(view, n);
+    // Schlick Fresnel with F0 = spec, damped at grazing angles for rough surfaces
+    float fres = spec + (0.25 - spec) * (1.0 - rough) * pow(1.0 - max(dot(-view, n), 0.0), 5.0);
+    if (material == 3 || material == 4 || material == 8) {  // eyes, lenses: sharp reflections
+        c += fres * textureLod(env_tex, equirect_uv(env_rot * r), 1.0).rgb * ao;
+    } else if (material != 6) {                   // (cloth: matte, no gloss term)
+        c += fres * sh_eval4(sh_gloss, r) * ao;
+    }
+    if (sun_on > 0.5) {                           // the dominant light, with cast shadows
+        float ndl = max(dot(n, sun_dir), 0.0);
+        // GLSL's mat3(a, b, l) has a, b, l as columns, so light_basis * x gives (a.x, b.x, l.x)
+        vec3 q = transpose(light_basis) * (v_cam + n * 0.25 - light_centre) / light_radius;
+        float lit = texture(shadow_map, vec3(q.xy * 0.5 + 0.5, 0.5 - 0.5 * q.z - 0.002));
+        vec3 h = normalize(sun_dir - view);
+        float shin = (material == 3 || material == 4 || material == 8) ? 400.0 : mix(60.0, 8.0, rough);
+        float spec_sun = fres * (shin + 8.0) / 8.0 * pow(max(dot(n, h), 0.0), shin);
+        c += (albedo + spec_sun) * sun_rgb * ndl * lit * mix(1.0, ao, 0.5);
+    }
+    // alpha carries the class; the eyelashes' alpha is their opacity (blended, class kept)
+    float lash = lash_opacity * smoothstep(0.35, 0.75, texture(detail, fract(v_uv) * vec2(3.0, 0.2)).a)
+        * (v_rest.y < 3.3 ? 0.45 : 1.0);  // lower lashes are sparser
+    frag = vec4(tonemap(c), material == 5 ? lash : (material == 8 ? lens_opacity : float(cls) / 255.0));
+}
+"""
+
+SHADOW_FS = """
+#version 330
+void main() {}
+"""
+
+
+def shadow_vs() -> str:
+    """FACE_VS seen from the dominant light: an orthographic view along ``light_basis`` row 2
+    (towards the light) of half-extent ``light_radius`` cm around ``light_centre``; depth grows
+    away from the light."""
+    vs = FACE_VS.replace("uniform float far;", "uniform float far;\nuniform mat3 light_basis;\n"
+                         "uniform vec3 light_centre;\nuniform float light_radius;")
+    line = "    gl_Position = vec4(2.0 * focal / size * p.x, 2.0 * focal / size * p.y, zc, p.z);"
+    assert line in vs
+    return vs.replace(line, "    vec3 q = transpose(light_basis) * (p - light_centre) / light_radius;\n"
+                            "    gl_Position = vec4(q.x, q.y, -q.z, 1.0);")
+
+
+def face_fs(cornea: bool = False, material: int | None = None) -> str:
+    """The shading program. The variant with ``cornea`` may discard (slower on llvmpipe, which
+    then cannot reject hidden fragments before shading), so only the sclera uses it. With
+    ``material`` the material is a constant and the compiler drops the other branches: llvmpipe
+    runs every branch a group of fragments takes, so big single-material draws (skin, clothing)
+    get their own program."""
+    src = FACE_FS
+    if cornea:
+        src = src.replace("#version 330", "#version 330\n#define CORNEA 1", 1)
+    if material is not None:
+        src = src.replace("    int material = v_info.x;", f"    const int material = {int(material)};", 1)
+    return src

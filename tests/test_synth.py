@@ -1,0 +1,243 @@
+"""Label correctness of the synthetic face generator (issue 4, item 7).
+
+Needs the ICT FaceKit (``$LANDMARK3D_SHARED/assets/ict-facekit``, or an existing cache) and a
+headless OpenGL context (EGL + Mesa); skips with the reason otherwise. Renders at 96 px.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landmark3d import schema
+from landmark3d.pose import euler_to_matrix, fit_rotation
+
+SHARED = Path(os.environ.get("LANDMARK3D_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared"))
+ICT_TAR = SHARED / "assets" / "ict-facekit" / "ICT-FaceKit-FaceXModel.tar.xz"
+HDRI = SHARED / "assets" / "hdri"
+SIZE = 96
+
+
+@pytest.fixture(scope="session")
+def cache_path(tmp_path_factory):
+    from landmark3d.synth import assets
+
+    default = assets.default_cache_path()
+    if default.exists():
+        return default
+    if not ICT_TAR.exists():
+        pytest.skip(f"no ICT FaceKit cache at {default} and no {ICT_TAR} to build one from")
+    return assets.build_cache(ICT_TAR, tmp_path_factory.mktemp("ict") / assets.CACHE_NAME)
+
+
+@pytest.fixture(scope="session")
+def gen(cache_path):
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+    from landmark3d.synth.renderer import RenderContextError
+
+    try:
+        g = Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path),
+                                      hdri=str(HDRI) if HDRI.is_dir() else None))
+    except RenderContextError as exc:
+        pytest.skip(f"no headless OpenGL context: {exc}")
+    yield g
+    g.close()
+
+
+def frontal(gen, index=0, yaw=0.0, pitch=0.0, roll=0.0, neutral=False):
+    """Parameters of image ``index`` with the head centred, filling ~60% of the frame."""
+    p = copy.deepcopy(gen.params(index))
+    p.yaw_deg, p.pitch_deg, p.roll_deg = yaw, pitch, roll
+    p.focal_px = SIZE * 1.5
+    p.translation = np.array([0.0, 0.0, p.focal_px * 16.0 / (0.6 * SIZE)], np.float32)
+    if neutral:
+        p.identity = np.zeros_like(p.identity)
+        p.expression = np.zeros_like(p.expression)
+    return p
+
+
+def test_cache_contents_and_load_time(cache_path):
+    from landmark3d.synth import assets
+
+    t = time.perf_counter()
+    a = assets.load_cache(cache_path)
+    assert time.perf_counter() - t < 1.0
+    assert a.neutral.shape == (26719, 3)
+    assert a.identity.shape == (100, 26719, 3) and a.expression.shape == (53, 26719, 3)
+    assert a.landmark_vertices.shape == (68,)
+    # the subject's left eye is on the model's +x side; M_IrisLeft is row 0
+    assert a.neutral[a.pupil_vertices[0]].mean(axis=0)[0] > 2.0
+    assert a.neutral[a.pupil_vertices[1]].mean(axis=0)[0] < -2.0
+    assert cache_path.stat().st_size < 40e6
+
+
+def test_missing_cache_error_says_where_to_get_ict(tmp_path, monkeypatch):
+    from landmark3d.synth import assets
+
+    from landmark3d.synth import assets as assets_module
+
+    monkeypatch.setattr(assets_module, "default_ict_source", lambda: None)  # no fallback archive
+    with pytest.raises(assets.AssetError, match="github.com/ICT-VGL/ICT-FaceKit"):
+        assets.load_cache(tmp_path / "none.npz")
+    with pytest.raises(assets.AssetError, match="no such file"):
+        assets.build_cache(tmp_path / "missing.zip", tmp_path / "c.npz")
+
+
+def test_pupils_lie_at_the_eye_centres(gen):
+    lm = gen.model.landmarks(gen.model.assets.neutral[None])[0]  # (70, 3) model frame
+    for pupil, eye in ((68, slice(36, 42)), (69, slice(42, 48))):
+        centre = lm[eye].mean(axis=0)
+        width = np.linalg.norm(lm[eye][0] - lm[eye][3])
+        assert np.linalg.norm(lm[pupil, :2] - centre[:2]) < 0.15 * width
+    # 68 is the eye of iBUG 36-41, on the image left of a frontal face (model -x)
+    assert lm[68, 0] < 0 < lm[69, 0]
+
+
+def test_visible_landmarks_lie_on_the_rendered_surface(gen):
+    checked = on_surface = 0
+    for i in range(6):
+        sample, _, depth = gen.render_params([gen.params(i)])[0]
+        xy, z = sample.landmarks, sample.landmarks_3d[:, 2]
+        col, row = np.round(xy[:, 0]).astype(int), np.round(xy[:, 1]).astype(int)
+        inside = (col >= 0) & (col < SIZE) & (row >= 0) & (row < SIZE)
+        assert not (sample.visibility & ~inside).any()
+        for k in np.flatnonzero(sample.visibility):
+            # nothing in front of a visible landmark, and the surface at or next to its pixel is
+            # at its depth, unless the pixel centre just misses the silhouette (background)
+            assert depth[row[k], col[k]] > z[k] - 0.5, (i, k)
+            block = depth[max(row[k] - 1, 0):row[k] + 2, max(col[k] - 1, 0):col[k] + 2]
+            on_surface += np.abs(block - z[k]).min() < 0.5 or np.isinf(depth[row[k], col[k]])
+            checked += 1
+        hidden = inside & ~sample.visibility
+        assert (depth[row[hidden], col[hidden]] < z[hidden]).all()
+    assert checked > 100
+    assert on_surface / checked > 0.97
+
+
+def test_landmark_projection_matches_3d_points(gen):
+    p = gen.params(5)
+    sample = gen.render_params([p])[0][0]
+    uv = p.focal_px * sample.landmarks_3d[:, :2] / sample.landmarks_3d[:, 2:] + (SIZE - 1) / 2
+    np.testing.assert_allclose(sample.landmarks, uv, atol=1e-6)
+
+
+def test_pose_label_matches_the_3d_landmarks(gen):
+    from landmark3d.synth.template import mean_face_template
+
+    template = mean_face_template(str(gen.config.cache))
+    p = frontal(gen, 1, yaw=35.0, pitch=-12.0, roll=8.0, neutral=True)
+    sample = gen.render_params([p])[0][0]
+    r = fit_rotation(template, sample.landmarks_3d)
+    np.testing.assert_allclose(r, euler_to_matrix(*sample.pose_deg), atol=1e-4)
+    # yaw > 0 turns the nose towards the image left: the nose tip moves left of the face centre
+    assert sample.landmarks[30, 0] < sample.landmarks[:, 0].mean()
+
+
+def test_mirrored_render_maps_labels_by_the_flip_permutation(gen):
+    a = frontal(gen, 2, yaw=30.0, pitch=5.0, roll=10.0, neutral=True)
+    a.translation[0] = 1.5
+    a.hair_shape[2] = 0.0  # the hair's ragged edge comes from a noise texture, not symmetric
+    b = copy.deepcopy(a)
+    b.yaw_deg, b.roll_deg = -a.yaw_deg, -a.roll_deg
+    b.translation[0] = -a.translation[0]
+    b.torso_deg = a.torso_deg * [-1, 1, -1]
+    sa, sb = (out[0] for out in gen.render_params([a, b]))
+    # the ICT mesh is symmetric to ~1e-4 cm (0.002 px here)
+    np.testing.assert_allclose(schema.flip_points(sa.landmarks, SIZE), sb.landmarks, atol=1e-2)
+    np.testing.assert_array_equal(sa.visibility[schema.FLIP_PERM], sb.visibility)
+    swap = np.arange(256, dtype=np.uint8)
+    for x, y in ((3, 4), (5, 6), (7, 8)):
+        swap[x], swap[y] = y, x
+    mirrored = swap[sa.segmentation[:, ::-1]]
+    # rasterisation differs along edges only
+    assert (mirrored == sb.segmentation).mean() > 0.97
+
+
+def test_segmentation_classes_where_they_belong(gen):
+    from landmark3d.synth.facemodel import SEG
+
+    p = frontal(gen, 4, neutral=True)
+    sample = gen.render_params([p])[0][0]
+    seg, xy = sample.segmentation, sample.landmarks
+
+    def at(k, dx=0.0, dy=0.0):
+        return seg[int(round(xy[k, 1] + dy)), int(round(xy[k, 0] + dx))]
+
+    assert at(30) == SEG["nose"]
+    assert at(68) == SEG["left_eye"] and at(69) == SEG["right_eye"]  # "left" = image left
+    assert at(19) == SEG["left_brow"] and at(24) == SEG["right_brow"]
+    top = (xy[51] + xy[62]) / 2
+    bottom = (xy[57] + xy[66]) / 2
+    assert seg[int(round(top[1])), int(round(top[0]))] == SEG["top_lip"]
+    assert seg[int(round(bottom[1])), int(round(bottom[0]))] == SEG["bottom_lip"]
+    assert seg[0, 0] == SEG["background"]
+    assert SEG["skin"] in seg and SEG["neck"] in seg
+
+
+def test_same_seed_same_image_other_seed_other_image(gen, cache_path):
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+
+    a = gen.render_batch([7])[0][0]
+    b = gen.render_batch([7])[0][0]
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    c = gen.render_batch([8])[0][0]
+    assert not np.array_equal(a.landmarks, c.landmarks)
+    # batch position does not matter
+    d = gen.render_batch([6, 7])[1][0]
+    np.testing.assert_array_equal(a.image, d.image)
+
+
+def test_cli_writes_the_facesynthetics_layout_read_back_unchanged(gen, tmp_path):
+    from landmark3d.cli import main
+    from landmark3d.data import facesynthetics
+
+    out = tmp_path / "synth"
+    args = ["synth", "--out", str(out), "--count", "2", "--size", str(SIZE), "--seed", "3",
+            "--cache", str(gen.config.cache), "--no-progress"]
+    if gen.config.hdri:
+        args += ["--hdri", str(gen.config.hdri)]
+    assert main(args) == 0
+    assert facesynthetics.list_ids(out) == ["000000", "000001"]
+    read = facesynthetics.read_sample(out, "000001", segmentation=True)
+    ref = gen.render_batch([1])[0][0]
+    np.testing.assert_array_equal(read.image, ref.image)
+    np.testing.assert_allclose(read.landmarks, ref.landmarks, atol=1e-5)
+    np.testing.assert_allclose(read.landmarks_3d, ref.landmarks_3d, atol=1e-4)
+    np.testing.assert_allclose(read.pose_deg, ref.pose_deg, atol=1e-9)
+    np.testing.assert_array_equal(read.visibility, ref.visibility)
+    np.testing.assert_array_equal(read.segmentation, ref.segmentation)
+
+
+def test_shipped_template_matches_the_cache(cache_path):
+    from landmark3d.synth.template import SHIPPED, mean_face_template
+
+    shipped = np.load(SHIPPED)
+    assert shipped.shape == (70, 3)
+    np.testing.assert_allclose(shipped, mean_face_template(str(cache_path)), atol=1e-4)
+    # head frame: y down (eyes above the mouth), z away from the camera (nose tip nearest)
+    assert shipped[36, 1] < shipped[57, 1]
+    assert shipped[30, 2] == shipped[:, 2].min()
+
+
+def test_occluders_hide_landmarks_and_get_their_classes(gen):
+    from landmark3d.synth.accessories import HAND_TARGETS
+    from landmark3d.synth.facemodel import SEG
+
+    p = frontal(gen, 6, neutral=True)
+    p.glasses[:7] = [1.0, 0.5, 0.5, 0.5, 0.9, 0.5, 0.5]  # present, thick frame
+    p.hand[:9] = [1.0, (HAND_TARGETS.index(57) + 0.5) / len(HAND_TARGETS), 0.0, 0.0, 0.5, 0.0, 0.5, 0.5, 0.5]
+    sample = gen.render_params([p])[0][0]
+    seg, xy = sample.segmentation, sample.landmarks
+    mouth = np.round(xy[48:68]).astype(int)
+    covered = seg[mouth[:, 1], mouth[:, 0]] == SEG["ignore"]  # the hand lies over the mouth
+    assert covered.mean() > 0.5
+    assert not sample.visibility[48:68][covered].any()
+    assert (seg == SEG["glasses"]).sum() > 20
+    clear = frontal(gen, 6, neutral=True)
+    clear.glasses[0] = clear.hand[0] = 0.0
+    assert gen.render_params([clear])[0][0].visibility[48:68].all()

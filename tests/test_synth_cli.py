@@ -1,0 +1,122 @@
+"""The ``landmark3d synth`` command and the generator's error messages (issue 4, items 4 and 8)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from test_synth import HDRI, cache_path, gen  # noqa: F401  (session fixtures)
+
+
+def _common(gen, size=48):
+    args = ["--size", str(size), "--seed", "5", "--cache", str(gen.config.cache), "--no-progress"]
+    return args + (["--hdri", str(gen.config.hdri)] if gen.config.hdri else [])
+
+
+def test_gallery_writes_a_grid_png(gen, tmp_path, capsys):
+    import cv2
+
+    from landmark3d.cli import main
+
+    out = tmp_path / "gallery.png"
+    assert main(["synth", "--gallery", str(out), "--count", "4"] + _common(gen)) == 0
+    grid = cv2.imread(str(out))
+    assert grid.shape == (96, 96, 3)
+    assert json.loads(capsys.readouterr().out)["gallery"] == str(out)
+
+
+def test_without_out_the_command_explains_itself(gen, capsys):
+    from landmark3d.cli import main
+
+    assert main(["synth", "--count", "1"]) == 2
+    assert "--out DIR" in capsys.readouterr().err
+
+
+def test_missing_cache_is_a_clear_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from landmark3d.cli import main
+
+    from landmark3d.synth import assets as assets_module
+
+    monkeypatch.setattr(assets_module, "default_ict_source", lambda: None)  # no fallback archive
+    code = main(["synth", "--out", str(tmp_path / "o"), "--count", "1", "--cache", str(tmp_path / "no.npz")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "github.com/ICT-VGL/ICT-FaceKit" in err and "--build-cache" in err
+
+
+def test_no_opengl_context_names_the_packages(monkeypatch):
+    import moderngl
+
+    from landmark3d.synth.renderer import RenderContextError, create_context
+
+    def fail(**kwargs):
+        raise Exception("libEGL.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(moderngl, "create_context", fail)
+    with pytest.raises(RenderContextError, match="libegl1 libgl1-mesa-dri"):
+        create_context()
+
+
+def test_ict_sources_folder_zip_and_bad_files(tmp_path):
+    from landmark3d.synth.assets import AssetError, _Source
+
+    folder = tmp_path / "ICT-FaceKit-master" / "FaceXModel"
+    folder.mkdir(parents=True)
+    (folder / "generic_neutral_mesh.obj").write_text("v 0 0 0\n")
+    (folder / "vertex_indices.json").write_text("{}")
+    assert _Source(tmp_path / "ICT-FaceKit-master").read("vertex_indices.json") == b"{}"
+    zpath = tmp_path / "ICT-FaceKit-master.zip"
+    with zipfile.ZipFile(zpath, "w") as z:  # GitHub's zip: one top folder
+        z.write(folder / "generic_neutral_mesh.obj", "ICT-FaceKit-master/FaceXModel/generic_neutral_mesh.obj")
+    assert _Source(zpath).read("generic_neutral_mesh.obj") == b"v 0 0 0\n"
+    with pytest.raises(AssetError, match="vertex_indices.json"):
+        _Source(zpath).read("vertex_indices.json")
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    with pytest.raises(AssetError, match="not a folder, zip or tar"):
+        _Source(bad)
+
+
+@pytest.mark.slow
+def test_subprocess_with_two_workers_matches_in_process(gen, tmp_path):
+    """One real run of the installed command; two worker processes give the same files as one."""
+    from landmark3d.data import facesynthetics
+
+    out = tmp_path / "two"
+    cmd = [sys.executable, "-m", "landmark3d.cli", "synth", "--out", str(out), "--count", "3",
+           "--workers", "2"] + _common(gen)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["written"] == 3 and summary["workers"] == 2
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+
+    with Generator(GeneratorConfig(size=48, seed=5, cache=gen.config.cache, hdri=gen.config.hdri),
+                   ctx=None) as g:
+        for i, (ref, _) in enumerate(g.render_batch([0, 1, 2])):
+            got = facesynthetics.read_sample(out, f"{i:06d}")
+            np.testing.assert_array_equal(got.image, ref.image)
+            np.testing.assert_allclose(got.landmarks, ref.landmarks, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_build_cache_from_the_published_archive(tmp_path, capsys):
+    """The command reads the ICT FaceKit as published (~7 s) into a compact, fast cache."""
+    from landmark3d.cli import main
+    from landmark3d.synth import assets
+
+    from test_synth import ICT_TAR
+
+    if not ICT_TAR.exists():
+        pytest.skip(f"no ICT FaceKit archive at {ICT_TAR}")
+    out = tmp_path / "ict.npz"
+    assert main(["synth", "--build-cache", "--ict", str(ICT_TAR), "--cache", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["cache"] == str(out)
+    a = assets.load_cache(out)
+    assert a.expression_names[0] == "browDown_L" and len(a.expression_names) == 53
+    assert out.stat().st_size < 40e6
+    assert np.isfinite(a.identity.astype(np.float32)).all()
