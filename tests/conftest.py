@@ -7,6 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+try:
+    # torchvision's native extension segfaults when it loads after Mesa's EGL driver (which the
+    # generator's tests start); load it first. See landmark3d.synth.renderer._load_torchvision_first.
+    import torchvision  # noqa: F401
+except ImportError:
+    pass
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -241,3 +241,22 @@ def test_occluders_hide_landmarks_and_get_their_classes(gen):
     clear = frontal(gen, 6, neutral=True)
     clear.glasses[0] = clear.hand[0] = 0.0
     assert gen.render_params([clear])[0][0].visibility[48:68].all()
+
+
+def test_torchvision_loads_after_our_render_context():
+    """A process that imports torch, then creates the renderer's context, then loads torchvision
+    must not crash (Mesa's driver and torchvision's extension clash when loaded in that order)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torchvision")
+    code = (
+        "import torch\n"
+        "from landmark3d.synth.renderer import create_context\n"
+        "try:\n    create_context()\nexcept Exception as exc:\n    print('SKIP', exc); raise SystemExit(0)\n"
+        "import torchvision.models\nprint('OK')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    if "SKIP" in r.stdout:
+        pytest.skip(r.stdout.strip())
+    assert r.returncode == 0 and "OK" in r.stdout, (r.returncode, r.stderr[-500:])

@@ -30,9 +30,21 @@ class RenderContextError(Landmark3dError, RuntimeError):
     """No headless OpenGL context could be created."""
 
 
+def _load_torchvision_first() -> None:
+    """Loading torchvision's native extension after Mesa's EGL/llvmpipe driver is in the process
+    crashes it (segfault, seen with torch 2.14.1 + torchvision 0.29.1 + Mesa 22/LLVM 15). In a
+    process that already uses torch, load torchvision now, before the driver."""
+    import importlib.util
+    import sys
+
+    if "torch" in sys.modules and "torchvision" not in sys.modules and importlib.util.find_spec("torchvision"):
+        import torchvision  # noqa: F401
+
+
 def create_context(backend: str = "egl"):
     """A standalone OpenGL 3.3 context; raises :class:`RenderContextError` with install hints."""
     moderngl = require("moderngl", "synth", "the synthetic face renderer")
+    _load_torchvision_first()
     try:
         return moderngl.create_context(standalone=True, backend=backend, require=330)
     except Exception as exc:  # moderngl/glcontext raise plain Exceptions
