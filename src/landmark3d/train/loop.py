@@ -1,0 +1,319 @@
+"""The training loop: AdamW, linear warm-up + cosine decay, gradient clipping, optional weight
+EMA, bf16 autocast + channels_last on CUDA, periodic validation, CSV log, atomic checkpoints and
+exact resume (same weights as an uninterrupted run on the CPU).
+
+``train(cfg)`` takes the resolved options of :mod:`landmark3d.train.config` and returns the run
+folder. It writes ``config.json``, ``log.csv``, ``last.pt`` and (with validation) ``best.pt``.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.augment import CropJitter
+from ..data.train_dataset import (CropConfig, EpochBatchSampler, FolderSource, GeneratorSource, LandmarkDataset,
+                                  load_boxes)
+from ..models.spec import ModelSpec
+from ..models.torch_models import build_model
+from . import checkpoint
+from .losses import landmark_loss
+from .validate import AflwValidation, SyntheticValidation
+
+#: Share of --max-minutes the fitted schedule plans for (the rest covers validation and checkpoints).
+TIME_FIT_MARGIN = 0.9
+#: With --fit-steps-to-time, the step count is re-fitted to the measured rate every this many steps.
+REFIT_INTERVAL = 50
+
+LOG_FIELDS = ("step", "epoch", "lr", "loss", "loss_xy", "loss_z", "grad_norm", "images_per_s", "elapsed_s",
+              "synth_nme", "aflw_nme", "aflw_nme_0_30", "aflw_nme_30_60", "aflw_nme_60_90", "aflw_nme_balanced")
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> float:
+    """Linear warm-up from 0 over ``warmup`` steps, then cosine from ``peak`` to ``peak * min_ratio``."""
+    if warmup > 0 and step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def make_spec(cfg: dict) -> ModelSpec:
+    channels = ("x", "y") + (("log_sigma",) if cfg["loss"] == "gnll" else ()) + (("z",) if cfg["z"] else ())
+    return ModelSpec(name=f"{cfg['backbone']}_{cfg['loss']}", backbone=cfg["backbone"],
+                     input_size=cfg["input_size"], channels=channels, loss=cfg["loss"],
+                     provisional=bool(cfg["provisional"]))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    return dev
+
+
+def _split_ids(root: str, fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    from ..data.facesynthetics import list_ids
+
+    ids = list_ids(root)
+    n_val = int(round(len(ids) * fraction)) if len(ids) > 1 else 0
+    order = np.random.default_rng([seed, 104729]).permutation(len(ids))
+    val = sorted(ids[i] for i in order[:n_val])
+    held = set(val)
+    return [i for i in ids if i not in held], val
+
+
+def build_data(cfg: dict, crop_cfg: CropConfig):
+    """(training dataset, synthetic validation dataset or None)."""
+    boxes = load_boxes(cfg["boxes"]) if cfg["boxes"] else None
+    sources, val_sources = [], []
+    for k, entry in enumerate(cfg["data"]):
+        if entry == "synth":
+            sources.append(GeneratorSource(_live_renderer(cfg), cfg["synth_length"]))
+            continue
+        if k == 0 and not cfg["val_data"] and cfg["val_fraction"] > 0:
+            train_ids, val_ids = _split_ids(entry, cfg["val_fraction"], cfg["seed"])
+            sources.append(FolderSource(entry, train_ids, boxes))
+            if val_ids:
+                val_sources.append(FolderSource(entry, val_ids))
+        else:
+            sources.append(FolderSource(entry, None, boxes))
+    for entry in cfg["val_data"]:
+        val_sources.append(FolderSource(entry))
+    train_ds = LandmarkDataset(sources, crop_cfg, seed=cfg["seed"])
+    val_ds = None
+    if val_sources:
+        val_cfg = copy.copy(crop_cfg)
+        val_cfg.augment = False
+        val_ds = LandmarkDataset(val_sources, val_cfg, seed=cfg["seed"])
+    return train_ds, val_ds
+
+
+def _live_renderer(cfg: dict):
+    """``face_index -> Sample`` from the generator (needs the [synth] extra and the ICT cache)."""
+    from ..data.train_dataset import LiveRenderer
+
+    return LiveRenderer(size=cfg["synth_size"], seed=cfg["seed"])
+
+
+class Ema:
+    """Exponential moving average of a model's parameters and buffers."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))   # warm start: follow the model closely at first
+        for e, m in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(m.detach(), alpha=1 - d)
+            else:
+                e.copy_(m)
+
+
+def train(cfg: dict) -> Path:
+    run_dir = Path(cfg["output"]) / cfg["name"]
+    last = run_dir / "last.pt"
+    if cfg["resume"]:
+        if not last.exists():
+            raise FileNotFoundError(f"{last}: nothing to resume; drop --resume to start the run")
+    elif last.exists():
+        raise FileExistsError(f"{run_dir}: a run already exists there; pass --resume to continue it "
+                              "or choose another --name")
+    if not cfg["data"]:
+        raise ValueError("no training data: give --data FOLDER (FaceSynthetics layout) or --data synth")
+    if cfg["threads"] > 0:
+        torch.set_num_threads(cfg["threads"])
+    device = resolve_device(cfg["device"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+    spec = make_spec(cfg)
+    crop_cfg = CropConfig(size=cfg["input_size"], augment=cfg["augment"], photometric=cfg["photometric"],
+                          aug_disable=tuple(cfg["aug_disable"]), flip=cfg["flip"],
+                          jitter=CropJitter((cfg["scale_min"], cfg["scale_max"]), cfg["shift"], cfg["rotate_deg"]),
+                          box_scale=cfg["box_scale"], mean=spec.mean, std=spec.std)
+    train_ds, val_ds = build_data(cfg, crop_cfg)
+    if cfg["preview"] and not cfg["resume"]:
+        from .preview import write_preview
+
+        write_preview(train_ds, run_dir / "preview.png")
+    validators = []
+    if val_ds is not None:
+        validators.append(SyntheticValidation(val_ds, cfg["val_max"]))
+    if cfg["aflw"]:
+        validators.append(AflwValidation(cfg["aflw"], spec.input_size, spec.mean, spec.std))
+
+    torch.manual_seed(cfg["seed"])
+    model = build_model(spec).to(device)
+    cuda = device.type == "cuda"
+    if cfg["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg["lr"])
+    ema = Ema(model, cfg["ema_decay"]) if cfg["ema"] else None
+
+    sampler_probe = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"])
+    steps_per_epoch = sampler_probe.steps_per_epoch
+    total = cfg["steps"] if cfg["steps"] > 0 else cfg["epochs"] * steps_per_epoch
+    warmup = min(cfg["warmup_steps"], total // 5)
+    step, best = 0, float("inf")
+    if cfg["resume"]:
+        ck = checkpoint.load(last, map_location=device)
+        model.load_state_dict(ck.get("train_model", ck["model"]))
+        optimizer.load_state_dict(ck["optimizer"])
+        if ema is not None and ck.get("ema_in_model"):
+            ema.model.load_state_dict(ck["model"])
+        step, best = int(ck["step"]), float(ck.get("best", best))
+        total, warmup = int(ck["scheduler"]["total"]), int(ck["scheduler"]["warmup"])
+        torch.set_rng_state(ck["rng"])
+        print(f"resumed {last} at step {step}", file=sys.stderr)
+
+    def state(step_now: int) -> dict:
+        out = {"spec": spec.to_json(), "model": (ema.model if ema else model).state_dict(),
+               "ema_in_model": ema is not None, "optimizer": optimizer.state_dict(),
+               "scheduler": {"kind": "warmup_cosine", "total": total, "warmup": warmup, "peak_lr": cfg["lr"],
+                             "min_lr_ratio": cfg["min_lr_ratio"]},
+               "step": step_now, "best": best, "config": json.dumps(cfg, sort_keys=True),
+               "rng": torch.get_rng_state(),
+               "data": {"train_images": len(train_ds), "sources": list(cfg["data"])}}
+        if ema is not None:
+            out["train_model"] = model.state_dict()
+        return out
+
+    sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"], start_step=step)
+    loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
+                                         pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
+    log_path = run_dir / "log.csv"
+    new_log = not log_path.exists() or not cfg["resume"]
+    log_file = open(log_path, "w" if new_log else "a", newline="")
+    log = csv.DictWriter(log_file, fieldnames=LOG_FIELDS, extrasaction="ignore")
+    if new_log:
+        log.writeheader()
+
+    bar = None
+    if cfg["progress"]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=step, file=sys.stderr, dynamic_ncols=True, desc=cfg["name"])
+    val_interval = cfg["val_interval"] or steps_per_epoch
+    # --fit-steps-to-time: after a short probe, fit the step count to what --max-minutes allows, so the
+    # cosine schedule ends when the time does (re-fitted every REFIT_INTERVAL steps; the current
+    # value is stored in the checkpoint, and a resumed run keeps it).
+    probe_from, probe_at = step + min(10, total // 20), step + min(100, max(2, total // 10))
+    t_probe = None
+    t0 = time.time()
+    t_window, n_window = time.time(), 0
+    running: dict[str, float] = {}
+    model.train()
+    it = iter(loader)
+
+    def validate_now(step_now: int) -> dict:
+        nonlocal best
+        metrics = {}
+        eval_model = ema.model if ema else model
+        for v in validators:
+            metrics.update(v.evaluate(eval_model, device, amp=cfg["amp"]))
+        # best.pt is chosen on held-out synthetic data; AFLW2000-3D-dev only reports (choosing
+        # checkpoints on it would tune to it). Without synthetic validation, AFLW decides.
+        key = "synth_nme" if "synth_nme" in metrics else "aflw_nme"
+        if key in metrics and metrics[key] < best:
+            best = metrics[key]
+            save = state(step_now)
+            save["best"] = best
+            checkpoint.save_atomic(save, run_dir / "best.pt")
+        if metrics:
+            print(f"step {step_now}: " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()), file=sys.stderr)
+        return metrics
+
+    try:
+        while step < total:
+            batch = next(it)
+            lr = lr_at(step, total, cfg["lr"], warmup, cfg["min_lr_ratio"])
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            images = batch["image"].to(device, non_blocking=True)
+            if cfg["channels_last"]:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda and cfg["amp"]):
+                out = model(images)                                               # (B, 70, C)
+            parts = landmark_loss(out, batch["xy"].to(device), spec.channels, spec.loss, spec.input_size,
+                                  batch["z"].to(device), batch["has_z"].to(device), cfg["z_weight"])
+            optimizer.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            if cfg["grad_clip"] > 0:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"]))
+            else:
+                grad_norm = float("nan")
+            optimizer.step()
+            if ema is not None:
+                ema.update(model, step)
+            step += 1
+            if cfg["fit_steps_to_time"] and cfg["max_minutes"] > 0 and not cfg["resume"]:
+                if step == probe_from:
+                    t_probe = time.time()
+                elif t_probe is not None and step >= probe_at and (step == probe_at or step % REFIT_INTERVAL == 0):
+                    # refit often: the step rate on a shared machine drifts with other people's load
+                    rate = (step - probe_from) / max(time.time() - t_probe, 1e-9)   # steps/s since the probe
+                    left = 60 * cfg["max_minutes"] * TIME_FIT_MARGIN - (time.time() - t0)
+                    fitted = max(step + 1, min(int(cfg["steps"] or total), step + int(rate * max(left, 0))))
+                    if fitted != total:
+                        if step == probe_at or abs(fitted - total) > 0.02 * total:
+                            print(f"--fit-steps-to-time: {total} -> {fitted} steps ({rate:.2f} steps/s)",
+                                  file=sys.stderr)
+                        total = fitted
+                        if bar is not None:
+                            bar.total = total
+            n_window += len(images)
+            for k, v in parts.items():
+                running[k] = running.get(k, 0.0) + float(v.detach())
+            running["_n"] = running.get("_n", 0) + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(parts['loss'].detach()):.4f}", lr=f"{lr:.2e}")
+            row = None
+            if step % cfg["log_interval"] == 0 or step == total:
+                n = running.pop("_n")
+                now = time.time()
+                row = {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": f"{lr:.3e}",
+                       "loss": f"{running.get('loss', 0) / n:.5f}", "loss_xy": f"{running.get('xy', 0) / n:.5f}",
+                       "loss_z": f"{running.get('z', 0) / n:.5f}" if "z" in running else "",
+                       "grad_norm": f"{grad_norm:.3f}", "images_per_s": f"{n_window / max(now - t_window, 1e-9):.1f}",
+                       "elapsed_s": f"{now - t0:.1f}"}
+                running, t_window, n_window = {}, now, 0
+            timed_out = ((cfg["max_minutes"] > 0 and time.time() - t0 > 60 * cfg["max_minutes"])
+                         or (cfg["stop_after"] > 0 and step >= cfg["stop_after"]))
+            if validators and (step % val_interval == 0 or step == total or timed_out):
+                metrics = validate_now(step)
+                row = row or {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": f"{lr:.3e}",
+                              "elapsed_s": f"{time.time() - t0:.1f}"}
+                row.update({k: f"{v:.5f}" for k, v in metrics.items()})
+            if row is not None:
+                log.writerow(row)
+                log_file.flush()
+            if step % cfg["ckpt_interval"] == 0 or step == total or timed_out:
+                checkpoint.save_atomic(state(step), last)
+            if timed_out:
+                print(f"stopping at step {step} of {total} (--max-minutes/--stop-after); continue with --resume",
+                      file=sys.stderr)
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        log_file.close()
+    return run_dir

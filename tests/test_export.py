@@ -1,0 +1,92 @@
+"""ONNX export: parity with torch, embedded spec, dynamic batch, model card, the CLI."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from landmark3d.cli import main
+from landmark3d.models.export import FP16_TOLERANCE, FP32_TOLERANCE, export_onnx
+from landmark3d.models.spec import METADATA_KEY, ModelSpec
+from landmark3d.models.torch_models import build_model
+from landmark3d.train import checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    spec = ModelSpec("tiny_gnll", "tiny", 48, channels=("x", "y", "log_sigma", "z"), provisional=True)
+    torch.manual_seed(0)
+    model = build_model(spec)
+    # non-trivial BN statistics so eval-mode parity means something
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, 48, 48) * 2 + 0.3)
+    path = tmp_path_factory.mktemp("ck") / "last.pt"
+    checkpoint.save_atomic({"spec": spec.to_json(), "model": model.state_dict(), "step": 7,
+                            "config": json.dumps({"batch_size": 4, "seed": 3})}, path)
+    return path
+
+
+def run_onnx(path, x):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["landmarks"], {"image": x})[0]
+
+
+def reference(path, x):
+    ck = torch.load(path, weights_only=True)
+    model = build_model(ModelSpec.from_json(ck["spec"]))
+    model.load_state_dict(ck["model"])
+    model.eval()
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def test_export_parity_spec_and_dynamic_batch(tmp_path, ckpt):
+    out = tmp_path / "m.onnx"
+    report = export_onnx(ckpt, out)
+    assert report["max_abs_diff"] <= FP32_TOLERANCE
+    proto = onnx.load(str(out))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    spec = ModelSpec.from_json(meta[METADATA_KEY])
+    assert spec.channels == ("x", "y", "log_sigma", "z") and spec.input_size == 48
+    assert proto.opset_import[0].version >= 17
+    for batch in (1, 5):
+        x = np.random.default_rng(batch).normal(size=(batch, 3, 48, 48)).astype(np.float32)
+        got = run_onnx(out, x)
+        assert got.shape == (batch, 70, 4)
+        assert np.abs(got - reference(ckpt, x)).max() <= FP32_TOLERANCE
+    card = (tmp_path / "m.md").read_text()
+    assert "PROVISIONAL / NOT ACCURATE" in card and "not measured" in card and "| steps | 7 x batch 4 |" in card
+
+
+def test_export_fp16_halves_the_file_and_stays_close(tmp_path, ckpt):
+    full, half = tmp_path / "f.onnx", tmp_path / "h.onnx"
+    export_onnx(ckpt, full)
+    report = export_onnx(ckpt, half, fp16=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    x = np.random.default_rng(0).normal(size=(2, 3, 48, 48)).astype(np.float32)
+    got = run_onnx(half, x)
+    assert got.dtype == np.float32
+    assert np.abs(got[..., :2] - reference(ckpt, x)[..., :2]).max() <= FP16_TOLERANCE
+    assert report["tolerance"] == FP16_TOLERANCE
+
+
+def test_export_cli_and_errors(tmp_path, ckpt, capsys):
+    out = tmp_path / "cli.onnx"
+    assert main(["export", str(ckpt), "--format", "onnx", "--out", str(out), "--accuracy", "NME 9.9%"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["onnx"] == str(out) and "NME 9.9%" in out.with_suffix(".md").read_text()
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["export", str(junk)]) == 2
+    assert "junk.pt" in capsys.readouterr().err
+
+
+def test_runtime_loads_the_export(tmp_path, ckpt):
+    runtime = pytest.importorskip("landmark3d.models.runtime")
+    out = tmp_path / "rt.onnx"
+    export_onnx(ckpt, out)
+    model = runtime.load_model(str(out))
+    assert model.spec.channels == ("x", "y", "log_sigma", "z")

@@ -1,0 +1,159 @@
+"""The training loop and the `landmark3d train` command, on tiny models and tiny data."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("albumentations")
+
+from train_helpers import tiny_cfg, write_dataset
+
+from landmark3d.cli import main
+from landmark3d.models.spec import ModelSpec
+from landmark3d.models.torch_models import build_model, load_checkpoint_model
+from landmark3d.train.loop import lr_at, train
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data"), n=8, size=80)
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)["train_model"]
+
+
+@pytest.mark.parametrize("backbone,channels", [("tiny", ("x", "y", "log_sigma", "z")),
+                                               ("mobilenetv2", ("x", "y", "log_sigma")),
+                                               ("resnet34", ("x", "y"))])
+def test_build_model_output_shape(backbone, channels):
+    model = build_model(ModelSpec("m", backbone, 32, channels=channels, loss="gnll" if len(channels) > 2 else "mse"))
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 70, len(channels))
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    lrs = [lr_at(s, 100, 1.0, 10, 0.01) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert lr_at(100, 100, 1.0, 10, 0.01) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("loss", ["mse", "gnll"])
+def test_tiny_model_overfits_eight_images(tmp_path, data, loss):
+    cfg = tiny_cfg(tmp_path, data, loss=loss, augment=False, batch_size=8, steps=150, lr=3e-3, warmup_steps=10,
+                   ema=False, log_interval=10, ckpt_interval=1000, grad_clip=0.0, input_size=32)
+    run = train(cfg)
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    first, last = float(rows[0]["loss_xy"]), float(rows[-1]["loss_xy"])
+    if loss == "mse":
+        assert last < first / 20
+    else:  # GNLL is a log-likelihood: compare the fall to its range instead of a ratio
+        assert last < first - 4.0
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path, data):
+    whole = train(tiny_cfg(tmp_path, data, name="whole"))
+    part = train(tiny_cfg(tmp_path, data, name="split", stop_after=3))
+    assert torch.load(part / "last.pt", weights_only=True)["step"] == 3
+    part = train(tiny_cfg(tmp_path, data, name="split", resume=True))
+    a, b = weights(whole / "last.pt"), weights(part / "last.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ema_a = torch.load(whole / "last.pt", weights_only=True)["model"]
+    ema_b = torch.load(part / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path, data):
+    a = weights(train(tiny_cfg(tmp_path, data, name="a", steps=3)) / "last.pt")
+    b = weights(train(tiny_cfg(tmp_path, data, name="b", steps=3)) / "last.pt")
+    c = weights(train(tiny_cfg(tmp_path, data, name="c", steps=3, seed=1)) / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_refuses_to_overwrite_a_run(tmp_path, data):
+    train(tiny_cfg(tmp_path, data, steps=1))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_cfg(tmp_path, data, steps=1))
+
+
+def test_cli_config_file_flags_and_saved_config(tmp_path, data, capsys):
+    conf = tmp_path / "c.toml"
+    conf.write_text('backbone = "tiny"\ninput_size = 32\nbatch_size = 4\nsteps = 4\nlr = 1\n'
+                    'photometric = false\nval_fraction = 0.25\n')
+    rc = main(["train", "--config", str(conf), "--data", str(data), "--output", str(tmp_path / "r"),
+               "--name", "cli", "--lr", "0.001", "--no-progress", "--threads", "1", "--log-interval", "2",
+               "--loss", "mse"])
+    assert rc == 0
+    run = tmp_path / "r" / "cli"
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["lr"] == 0.001 and saved["input_size"] == 32 and saved["photometric"] is False
+    assert saved["loss"] == "mse" and saved["backbone"] == "tiny"
+    assert capsys.readouterr().out.strip() == str(run)
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert rows[-1]["synth_nme"]  # 2 of 8 images held out and validated
+    model, spec = load_checkpoint_model(run / "best.pt")
+    assert spec.channels == ("x", "y") and spec.input_size == 32
+    # the runtime's way of loading: spec + state dict, weights_only
+    ck = torch.load(run / "last.pt", weights_only=True)
+    build_model(ModelSpec.from_json(ck["spec"])).load_state_dict(ck["model"])
+    runtime = pytest.importorskip("landmark3d.models.runtime")
+    loaded = runtime.load_model(run / "last.pt")
+    assert loaded.spec.channels == ("x", "y")
+
+
+def test_cli_rejects_bad_options(tmp_path, data, capsys):
+    conf = tmp_path / "c.json"
+    conf.write_text(json.dumps({"bacbone": "tiny"}))
+    assert main(["train", "--config", str(conf), "--data", str(data)]) == 2
+    assert "did you mean backbone" in capsys.readouterr().err
+    assert main(["train", "--output", str(tmp_path), "--name", "none", "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--loss", "l1"])
+    with pytest.raises(SystemExit):
+        main(["train", "--augment", "false"])  # real boolean flags, no string booleans
+
+
+def test_aflw_validation_on_dev_set(tmp_path, data):
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("LANDMARK3D_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared"))
+    aflw = root / "data" / "aflw2000-3d-dev"
+    if not (aflw / "ground_truth.npz").exists():
+        pytest.skip(f"{aflw}: AFLW2000-3D dev set absent (set LANDMARK3D_SHARED)")
+    from landmark3d.train.validate import AflwValidation, nme_box
+
+    val = AflwValidation(aflw, 32, (0.5,) * 3, (0.5,) * 3)
+    assert len(val) == 500
+
+    class Oracle(torch.nn.Module):
+        """Predicts the ground truth through the crops: NME must be ~0."""
+
+        def forward(self, x):
+            i = self.i
+            self.i += len(x)
+            gt = np.stack([c.normalize(c.to_crop(g)) for c, g in zip(val.crops[i:i + len(x)], val.gt[i:i + len(x)])])
+            out = np.zeros((len(x), 70, 2))
+            out[:, :68] = gt
+            return torch.from_numpy(out).float()
+
+    oracle = Oracle()
+    oracle.i = 0
+    m = val.evaluate(oracle, torch.device("cpu"))
+    assert m["aflw_nme"] < 1e-5 and set(m) >= {"aflw_nme_0_30", "aflw_nme_30_60", "aflw_nme_60_90", "aflw_nme_balanced"}
+    assert nme_box(val.gt + 1.0, val.gt).mean() > 0
+
+
+def test_fit_steps_to_time_ends_the_schedule_within_the_budget(tmp_path, data):
+    import time
+
+    t = time.time()
+    run = train(tiny_cfg(tmp_path, data, steps=100000, max_minutes=0.05, fit_steps_to_time=True, input_size=32,
+                         log_interval=10, ckpt_interval=100000))
+    ck = torch.load(run / "last.pt", weights_only=True)
+    assert ck["step"] == ck["scheduler"]["total"] < 100000   # finished the (fitted) schedule, not cut short
+    assert time.time() - t < 30

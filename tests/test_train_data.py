@@ -1,0 +1,115 @@
+"""Training data pipeline: crop round trips, flip permutation, targets, reproducibility."""
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("albumentations")
+
+from train_helpers import make_sample
+
+from landmark3d.crop import CROP_SCALE, crop_from_points
+from landmark3d.data.augment import PHOTOMETRIC_GROUPS, CropJitter, build_photometric, flip_crop, random_crop
+from landmark3d.data.train_dataset import (CropConfig, EpochBatchSampler, LandmarkDataset, MemorySource,
+                                           depth_targets)
+from landmark3d.schema import FLIP_PERM
+
+
+def blob_image(size, xy, sigma=2.0):
+    yy, xx = np.mgrid[0:size, 0:size]
+    g = np.exp(-((xx - xy[0]) ** 2 + (yy - xy[1]) ** 2) / (2 * sigma ** 2))
+    return np.repeat((g * 255).astype(np.float32)[..., None], 3, axis=2)
+
+
+def centroid(img):
+    w = img[..., 0].astype(np.float64)
+    w = np.where(w > 0.2 * w.max(), w, 0)
+    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    return np.array([(w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()])
+
+
+def test_random_crop_inverse_is_subpixel_on_points_and_pixels():
+    rng = np.random.default_rng(1)
+    sample = make_sample(rng, 200)
+    jitter = CropJitter(rotate_deg=60)
+    for _ in range(5):
+        crop = random_crop(sample.landmarks, 96, rng, jitter)
+        back = crop.to_image(crop.denormalize(crop.normalize(crop.to_crop(sample.landmarks))))
+        assert np.abs(back - sample.landmarks).max() < 1e-9
+        # the pixels agree with the points: a blob at landmark 30 lands where to_crop says
+        target = sample.landmarks[30]
+        img = blob_image(200, target, sigma=3.0)
+        warped = crop.warp(img)
+        assert np.linalg.norm(centroid(warped) - crop.to_crop(target)) < 0.25
+
+
+def test_jitter_rotates_both_directions_up_to_limit():
+    rng = np.random.default_rng(0)
+    angles = np.array([CropJitter(rotate_deg=45).sample(rng)["angle_deg"] for _ in range(400)])
+    assert angles.min() < -40 and angles.max() > 40 and np.abs(angles).max() <= 45
+
+
+def test_flip_round_trip_labels_and_image():
+    rng = np.random.default_rng(2)
+    size = 64
+    img = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+    pts = rng.uniform(0, size - 1, (70, 2))
+    z = rng.normal(size=70)
+    f_img, f_pts, f_z = flip_crop(img, pts, z)
+    b_img, b_pts, b_z = flip_crop(f_img, f_pts, f_z)
+    assert np.array_equal(b_img, img) and np.allclose(b_pts, pts) and np.allclose(b_z, z)
+    # the flipped image has, at flipped point j, what the original had at point FLIP_PERM[j]
+    ipts = np.round(pts).astype(int)
+    pts = ipts.astype(float)
+    f_img, f_pts, _ = flip_crop(img, pts, None)
+    for j in range(70):
+        x, y = np.round(f_pts[j]).astype(int)
+        xo, yo = ipts[FLIP_PERM[j]]
+        assert np.array_equal(f_img[y, x], img[yo, xo])
+    # left/right meaning: after a flip, the image-left eye's pupil (68) is left of 69 again
+    face = make_sample(rng, size).landmarks
+    _, ff, _ = flip_crop(img, face, None)
+    assert ff[68, 0] < ff[69, 0] and face[68, 0] < face[69, 0]
+
+
+def test_items_are_reproducible_and_targets_match_the_crop_rule():
+    rng = np.random.default_rng(3)
+    samples = [make_sample(rng, 96, with_3d=True) for _ in range(3)]
+    ds = LandmarkDataset([MemorySource(samples)], CropConfig(size=48), seed=5)
+    a, b = ds[(2, 1)], ds[(2, 1)]
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in ("image", "xy", "z"))
+    assert not np.array_equal(ds[(3, 1)]["xy"].numpy(), a["xy"].numpy())
+    assert a["image"].shape == (3, 48, 48) and a["xy"].shape == (70, 2) and bool(a["has_z"])
+    plain = LandmarkDataset([MemorySource(samples)], CropConfig(size=48, augment=False), seed=5)[(0, 0)]
+    crop = crop_from_points(samples[0].landmarks, 48, scale=CROP_SCALE)
+    assert np.allclose(plain["xy"].numpy(), crop.normalize(crop.to_crop(samples[0].landmarks)), atol=1e-6)
+    # the 68 points' box fills 1/CROP_SCALE of the crop
+    span = plain["xy"].numpy()[:68].max(0) - plain["xy"].numpy()[:68].min(0)
+    assert span.max() == pytest.approx(2 / CROP_SCALE, rel=1e-3)
+
+
+def test_depth_targets_scale_with_the_image():
+    rng = np.random.default_rng(4)
+    s = make_sample(rng, 96, with_3d=True)
+    z = depth_targets(s)
+    assert z.shape == (70,) and abs(z[:68].mean()) < 1e-9
+    s.landmarks = s.landmarks * 2  # twice the pixels per cm -> twice the depth in pixels
+    assert np.allclose(depth_targets(s), 2 * z, rtol=1e-6)
+
+
+def test_photometric_groups_switch_off():
+    img = np.full((48, 48, 3), 128, np.uint8)
+    none = build_photometric(PHOTOMETRIC_GROUPS)
+    assert np.array_equal(none(image=img)["image"], img)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        build_photometric(("blurr",))
+
+
+def test_batch_sampler_resumes_mid_epoch():
+    full = EpochBatchSampler(10, 3, seed=0)
+    it = iter(full)
+    batches = [next(it) for _ in range(7)]
+    assert full.steps_per_epoch == 3
+    epoch0 = [i for _, i in batches[0] + batches[1] + batches[2]]
+    assert len(set(epoch0)) == 9 and {e for e, _ in batches[3]} == {1}  # last partial batch dropped
+    later = iter(EpochBatchSampler(10, 3, seed=0, start_step=4))
+    assert [next(later) for _ in range(3)] == batches[4:7]
