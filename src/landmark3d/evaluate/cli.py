@@ -9,6 +9,7 @@ and file paths go to stderr). See docs/evaluation.md.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -37,13 +38,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="landmark model threads")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                        help="the pipeline's second pass from the first pass's landmarks (default: on)")
 
 
 def make_predictor(args):
     """The predictor for ``args``: a :class:`landmark3d.Detector` (tests replace this function)."""
     from ..detector import Detector
 
-    return Detector(model=args.model, detector=args.detector, device=args.device, threads=args.threads)
+    return Detector(model=args.model, detector=args.detector, device=args.device, threads=args.threads,
+                    refine=args.refine)
 
 
 def _model_label(args) -> str:

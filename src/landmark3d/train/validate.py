@@ -14,21 +14,13 @@ import torch
 
 from ..crop import CROP_SCALE, crop_from_box
 
-#: AFLW2000-3D's 3DDFA ``roi_box`` is a square of side ~1.414 x the 68 labels' box, centred on it
-#: (measured on aflw2000-3d-dev: 10/50/90th percentiles 1.412/1.414/1.416, centre offset < 1%).
-#: The crop rule applied to it uses scale CROP_SCALE / ROI_BOX_SCALE to frame faces as in training.
-ROI_BOX_SCALE = 1.414
-
-#: Absolute-yaw bins of the AFLW2000-3D protocol, degrees.
-YAW_BINS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.1))
-
-
 def nme_box(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-face NME of ``(N, >=68, 2)`` predictions vs ground truth over the first 68 points."""
-    p, g = pred[:, :68, :2], gt[:, :68, :2]
-    wh = g.max(1) - g.min(1)                                              # (N, 2)
-    norm = np.sqrt(np.maximum(wh[:, 0] * wh[:, 1], 1e-12))
-    return np.linalg.norm(p - g, axis=-1).mean(1) / norm
+    """Per-face NME of ``(N, >=68, 2)`` predictions vs ground truth over the first 68 points
+    (the one definition in :mod:`landmark3d.evaluate.metrics`)."""
+    from ..evaluate.metrics import box_size, nme
+
+    g = np.asarray(gt)[:, :68, :2]
+    return nme(np.asarray(pred)[:, :68, :2], g, box_size(g))
 
 
 @torch.no_grad()
@@ -65,30 +57,27 @@ class SyntheticValidation:
 
 
 class AflwValidation:
-    """AFLW2000-3D(-dev) with protocol boxes; ``root`` holds ``ground_truth.npz`` and ``images/``."""
+    """AFLW2000-3D(-dev) with protocol boxes; ``root`` holds ``ground_truth.npz`` and ``images/``.
+
+    Labels, their coordinate base and the protocol boxes come from :mod:`landmark3d.data.aflw2000`
+    and the box conversion from :mod:`landmark3d.data.datasets`, the same as ``landmark3d eval``;
+    unlike it, this runs one pass (no second pass from the predicted landmarks)."""
 
     def __init__(self, root: str | Path, size: int, mean, std):
-        import cv2
+        from ..data.aflw2000 import read_npz
+        from ..data.datasets import roi_to_landmark_box
+        from ..io import read_image
 
-        root = Path(root)
-        gt_path = root / "ground_truth.npz"
+        gt_path = Path(root) / "ground_truth.npz"
         if not gt_path.exists():
             raise FileNotFoundError(f"{gt_path}: missing; --aflw expects an AFLW2000-3D folder with ground_truth.npz")
-        gt = np.load(gt_path)
-        self.gt = gt["pts68_xyz"][..., :2].astype(np.float64)            # (N, 68, 2) image px, 0-based
-        self.yaw = gt["yaw_abs_deg"].astype(np.float64)
-        self.crops = []
+        faces = read_npz(gt_path)
+        self.gt = np.stack([f.landmarks for f in faces])                    # (N, 68, 2) 0-based
+        self.yaw = np.array([f.yaw_abs_deg for f in faces])
+        self.crops = [crop_from_box(roi_to_landmark_box(f.roi_box), size, scale=CROP_SCALE) for f in faces]
         images = []
-        for name, box in zip(gt["names"], gt["roi_box"]):
-            path = root / "images" / str(name)
-            if not path.exists():
-                path = root / str(name)
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise FileNotFoundError(f"{path}: cannot read the AFLW2000-3D image")
-            crop = crop_from_box(box, size, scale=CROP_SCALE / ROI_BOX_SCALE)
-            self.crops.append(crop)
-            img = crop.warp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).astype(np.float32) / 255.0
+        for f, crop in zip(faces, self.crops):
+            img = crop.warp(read_image(f.image_path)).astype(np.float32) / 255.0
             images.append(((img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).transpose(2, 0, 1))
         self.images = torch.from_numpy(np.stack(images))
 
@@ -96,15 +85,10 @@ class AflwValidation:
         return len(self.images)
 
     def evaluate(self, model, device, amp=False) -> dict:
+        from ..evaluate.metrics import yaw_bins
+
         pred_n = predict_xy(model, self.images, device, amp=amp)
         pred = np.stack([c.to_image(c.denormalize(p)) for c, p in zip(self.crops, pred_n)])
-        nme = nme_box(pred, self.gt)
-        out = {"aflw_nme": float(nme.mean())}
-        bins = []
-        for lo, hi in YAW_BINS:
-            m = (self.yaw >= lo) & (self.yaw < hi)
-            v = float(nme[m].mean()) if m.any() else float("nan")
-            out[f"aflw_nme_{int(lo)}_{int(min(hi, 90))}"] = v
-            bins.append(v)
-        out["aflw_nme_balanced"] = float(np.nanmean(bins))
-        return out
+        bins = yaw_bins(nme_box(pred, self.gt), self.yaw)
+        return {"aflw_nme": bins["all"], "aflw_nme_0_30": bins["[0,30)"], "aflw_nme_30_60": bins["[30,60)"],
+                "aflw_nme_60_90": bins["[60,90]"], "aflw_nme_balanced": bins["balanced"]}
