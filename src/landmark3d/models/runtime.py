@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .registry import resolve
-from .spec import INPUT_NAME, METADATA_KEY, ModelSpec
+from .spec import METADATA_KEY, ModelSpec
 
 
 class LandmarkModel:

@@ -13,7 +13,6 @@ Units and frame of the cache are the model's own: centimetres, x towards the sub
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import re

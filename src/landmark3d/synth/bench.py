@@ -37,10 +37,9 @@ def benchmark(size: int = 256, count: int = 128, workers: int = 1, seed: int = 0
 
     if write:
         os.makedirs(write, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    for k in saved:
-        os.environ[k] = "1"
-    try:
+    from .parallel import single_threaded_children
+
+    with single_threaded_children():
         ctx = mp.get_context("spawn")
         barrier, queue = ctx.Barrier(workers), ctx.Queue()
         cfg = dict(size=size, seed=seed, **config)
@@ -51,12 +50,6 @@ def benchmark(size: int = 256, count: int = 128, workers: int = 1, seed: int = 0
         results = [queue.get() for _ in procs]
         for p in procs:
             p.join()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     t0, t1 = min(r[1] for r in results), max(r[2] for r in results)
     n = sum(r[0] for r in results)
     return {

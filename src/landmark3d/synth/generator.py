@@ -12,9 +12,7 @@ Labels (all derived from the same camera as the image):
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np

@@ -9,11 +9,29 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 CHUNK = 16
 _worker = {}
 
+
+
+@contextmanager
+def single_threaded_children():
+    """Child processes started inside get one BLAS / OpenMP / llvmpipe thread each (the processes
+    are the parallelism); this process's environment is restored afterwards."""
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: "1" for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 def _init_worker(config_kwargs: dict, out: str) -> None:
     from .generator import Generator, GeneratorConfig
@@ -73,19 +91,9 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
         import multiprocessing as mp
 
         # one BLAS / llvmpipe thread per worker: the processes are the parallelism
-        saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        for k in saved:
-            os.environ[k] = "1"
-        try:
-            with mp.get_context("spawn").Pool(workers, _init_worker, (kwargs, str(out))) as pool:
-                for n in pool.imap_unordered(_render_chunk, chunks):
-                    bar.update(n)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        with single_threaded_children(), mp.get_context("spawn").Pool(workers, _init_worker, (kwargs, str(out))) as pool:
+            for n in pool.imap_unordered(_render_chunk, chunks):
+                bar.update(n)
     seconds = time.perf_counter() - t0
     bar.close()
     return {"written": count, "out": str(out), "first_id": f"{start:06d}", "size": size, "seed": seed,
