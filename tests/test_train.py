@@ -157,3 +157,19 @@ def test_fit_steps_to_time_ends_the_schedule_within_the_budget(tmp_path, data):
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == ck["scheduler"]["total"] < 100000   # finished the (fitted) schedule, not cut short
     assert time.time() - t < 30
+
+
+def test_init_starts_from_another_runs_weights(tmp_path, data):
+    first = train(tiny_cfg(tmp_path, data, name="first"))
+    start = torch.load(first / "last.pt", weights_only=True)["model"]
+    # zero steps of training: the new run's weights are exactly the loaded ones
+    second = train(tiny_cfg(tmp_path, data, name="second", init=str(first / "last.pt"), steps=1, lr=0.0,
+                            ema=False))
+    got = torch.load(second / "last.pt", weights_only=True)["model"]
+    params = [k for k in start if start[k].dtype.is_floating_point and "running_" not in k]  # BN stats move
+    assert params and all(torch.equal(start[k], got[k]) for k in params)
+    fresh = train(tiny_cfg(tmp_path, data, name="fresh", steps=1, lr=0.0, ema=False))
+    other = torch.load(fresh / "last.pt", weights_only=True)["model"]
+    assert not all(torch.equal(start[k], other[k]) for k in params)
+    with pytest.raises(ValueError, match="channels"):
+        train(tiny_cfg(tmp_path, data, name="bad", init=str(first / "last.pt"), loss="mse"))

@@ -157,7 +157,14 @@ def train(cfg: dict) -> Path:
         validators.append(AflwValidation(cfg["aflw"], spec.input_size, spec.mean, spec.std))
 
     torch.manual_seed(cfg["seed"])
-    model = build_model(spec).to(device)
+    model = build_model(spec)
+    if cfg["init"] and not cfg["resume"]:
+        init = checkpoint.load(cfg["init"], map_location="cpu")
+        if ModelSpec.from_json(init["spec"]).channels != spec.channels:
+            raise ValueError(f"{cfg['init']}: its model has channels {ModelSpec.from_json(init['spec']).channels}, "
+                             f"this run {spec.channels}; match --loss/--z or drop --init")
+        model.load_state_dict(init["model"])  # the weights it infers with (EMA when it kept one)
+    model = model.to(device)
     cuda = device.type == "cuda"
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
