@@ -90,3 +90,20 @@ def test_runtime_loads_the_export(tmp_path, ckpt):
     export_onnx(ckpt, out)
     model = runtime.load_model(str(out))
     assert model.spec.channels == ("x", "y", "log_sigma", "z")
+
+
+def test_detector_with_checkpoint_agrees_with_its_onnx_export(tmp_path, ckpt):
+    """`--model run/last.pt` (torch) and the exported .onnx give the same landmarks, sigma and 3D
+    points through the whole pipeline (both passes): within 1e-3 image pixels."""
+    from landmark3d import Detector
+
+    out = tmp_path / "pipe.onnx"
+    export_onnx(ckpt, out)
+    image = np.random.default_rng(0).integers(0, 255, (160, 200, 3), dtype=np.uint8)
+    boxes = [[40, 30, 130, 140], [120, 60, 190, 150]]
+    a = Detector(ckpt)(image, boxes=boxes)
+    b = Detector(out)(image, boxes=boxes)
+    np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
+    np.testing.assert_allclose(a.sigma, b.sigma, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(a.landmarks_3d, b.landmarks_3d, atol=1e-3)
+    assert a.pose is not None and b.pose is not None
