@@ -1,5 +1,5 @@
 """The ``landmark3d synth`` command: render labelled synthetic faces to a folder, a gallery PNG,
-build the ICT FaceKit cache, or export the mean-face landmark template."""
+build the ICT FaceKit cache, relabel an old folder, or export the mean-face landmark template."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build-cache", action="store_true", help="(re)build the ICT cache from --ict and exit")
     parser.add_argument("--gallery", metavar="PNG", help="write a grid of --count renders with landmarks drawn")
     parser.add_argument("--template", metavar="NPY", help="write the 70x3 mean-face landmark template and exit")
+    parser.add_argument("--relabel", metavar="DIR", help="recompute the labels of a folder written by an "
+                        "older landmark definition from its sidecars (images unchanged) and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -55,6 +57,12 @@ def run(args) -> int:
 
             path = write_template(args.template, cache=args.cache, ict=args.ict)
             print(json.dumps({"template": str(path)}))
+            return 0
+        if args.relabel:
+            from .relabel import relabel_folder
+
+            print(json.dumps(relabel_folder(args.relabel, cache=args.cache, ict=args.ict,
+                                            progress=not args.no_progress)))
             return 0
         if args.gallery:
             from .gallery import write_gallery

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .assets import PARTS, RENDERED_PARTS, FaceAssets
+from .landmarks import label_vertices
 
 #: Pivot of head rotations in the model frame (cm): mid-line, at the height of the eyes'
 #: lower lids and ~1 cm in front of the ear canals, so yaw turns the head about the neck's axis.
@@ -33,6 +34,7 @@ MATERIAL_CLOTH = 6
 MATERIAL_GLASSES = 7
 MATERIAL_LENS = 8
 MATERIAL_HAIR = 9
+MATERIAL_FACEWEAR = 10  # face masks (headphones use the glasses' plastic)
 
 
 def _fixed_shape_matmul(w: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -76,7 +78,9 @@ class FaceModel:
 
 
         # schema: 68 = centre of iBUG 36-41 = the subject's right eye (model -x) = M_IrisRight
-        self._landmark_ids = np.asarray(assets.landmark_vertices, np.int64)        # (68,)
+        # our iBUG points: ICT's, with jaw and brows re-chosen by geometry (landmarks.py)
+        face_ids = np.unique(assets.tri_vertices[assets.tri_parts == PARTS.index("M_Face")])
+        self._landmark_ids = label_vertices(assets.neutral, assets.landmark_vertices, face_ids)  # (68,)
         self._pupil_ids = np.asarray(assets.pupil_vertices[[1, 0]], np.int64)     # (2, K)
 
         # normals are mixed like positions: n = n0 + sum_k w_k (n_k - n0), renormalised in the
@@ -134,6 +138,16 @@ class FaceModel:
         """The 70 schema points (B, 70, 3) of render-order vertices (B, R, 3)."""
         pupils = vertices[:, self._pupil_ids_r].mean(axis=2)
         return np.concatenate([vertices[:, self._landmark_ids_r], pupils], axis=1)
+
+    def landmarks_from_weights(self, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
+        """The 70 schema points (B, 70, 3), model frame, mixing only the vertices they need
+        (relabelling a folder needs no whole meshes)."""
+        ids = np.concatenate([self._landmark_ids, self._pupil_ids.ravel()])
+        cols = (ids[:, None] * 3 + np.arange(3)).ravel()
+        w = self._weights(identity, expression)
+        pos = (self._neutral[:, cols] + _fixed_shape_matmul(w, self._basis[:, cols])).reshape(len(w), -1, 3)
+        pupils = pos[:, 68:].reshape(len(w), 2, -1, 3).mean(axis=2)
+        return np.concatenate([pos[:, :68], pupils], axis=1)
 
     def normals(self, vertices: np.ndarray) -> np.ndarray:
         """Unit vertex normals (B, V, 3) of model-frame vertices (B, V, 3) (outward)."""
@@ -231,11 +245,18 @@ class FaceModel:
             total += w
         return (seen / np.maximum(total, 1e-9)).astype(np.float32)
 
-    def landmark_uvs(self) -> np.ndarray:
-        """(68, 2) face-tile UV of each iBUG landmark vertex (first matching render vertex)."""
+    @property
+    def label_vertices(self) -> np.ndarray:
+        """(68,) model vertex ids of our iBUG points (landmarks.py; ICT's with jaw and brows moved)."""
+        return self._landmark_ids
+
+    def landmark_uvs(self, vertices: np.ndarray | None = None) -> np.ndarray:
+        """(68, 2) face-tile UV of each iBUG landmark vertex (first matching render vertex);
+        ICT's own vertices unless ``vertices`` is given (e.g. :attr:`label_vertices`)."""
         out = np.zeros((68, 2), np.float32)
         face = np.array(PARTS)[self.render_part] == "M_Face"
-        for i, v in enumerate(self.assets.landmark_vertices):
+        ids = self.assets.landmark_vertices if vertices is None else vertices
+        for i, v in enumerate(ids):
             hit = np.flatnonzero((self.render_vertex == v) & face)
             out[i] = self.render_uv[hit[0]]
         return out

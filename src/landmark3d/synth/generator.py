@@ -50,6 +50,16 @@ def visibility(xy: np.ndarray, z: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return vis
 
 
+def project(points_model: np.ndarray, yaw_deg: float, pitch_deg: float, roll_deg: float,
+            translation, focal_px: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model-frame points (N, 3) -> camera-frame points (N, 3, cm) and their pixels (N, 2) in a
+    ``size``-square image (0-based pixel centres), through the renderer's camera."""
+    rot = euler_to_matrix(yaw_deg, pitch_deg, roll_deg)  # head -> camera
+    cam = (points_model - HEAD_ORIGIN) @ MODEL_TO_HEAD.T @ rot.T + np.asarray(translation)
+    xy = focal_px * cam[:, :2] / cam[:, 2:3] + (size - 1) / 2
+    return cam, xy
+
+
 class Generator:
     """Holds the model, environments and an OpenGL context; renders samples by index."""
 
@@ -100,9 +110,7 @@ class Generator:
         s = self.config.size
         rot = euler_to_matrix(p.yaw_deg, p.pitch_deg, p.roll_deg)  # head -> camera
         rgb, seg, depth = self.renderer.render(verts, normals, p, rot, landmarks_model=lm_model)
-        lm_cam = (lm_model - HEAD_ORIGIN) @ MODEL_TO_HEAD.T @ rot.T + p.translation  # (70, 3)
-        c = (s - 1) / 2
-        xy = p.focal_px * lm_cam[:, :2] / lm_cam[:, 2:3] + c
+        lm_cam, xy = project(lm_model, p.yaw_deg, p.pitch_deg, p.roll_deg, p.translation, p.focal_px, s)
         vis = visibility(xy, lm_cam[:, 2], depth)
         meta = p.to_json()
         return Sample(image=rgb, landmarks=xy.astype(np.float64), name=f"{p.index:06d}",

@@ -19,6 +19,7 @@ def region_texture(model: FaceModel, size: int = REGION_SIZE) -> np.ndarray:
     import cv2
 
     uv = model.landmark_uvs() * size  # (68, 2) in texture pixels
+    brow_uv = model.landmark_uvs(model.label_vertices)[17:27] * size  # on the brow ridge (landmarks.py)
     out = np.zeros((size, size, 4), np.uint8)
 
     def poly(idx, channel, grow=0.0):
@@ -36,10 +37,9 @@ def region_texture(model: FaceModel, size: int = REGION_SIZE) -> np.ndarray:
     thick = eye_w * 0.28
     for a, b in ((17, 22), (22, 27)):
         layer = np.ascontiguousarray(out[..., 2])
-        # the band is moved towards the eyes (v decreases downwards) by a third of its width:
-        # the forehead above the brow landmarks faces the camera, the brow ridge below slopes
-        # away, so a centred band would look shifted up (FaceSynthetics' brows straddle them)
-        pts = np.round((uv[a:b] - [0, thick * 0.35]) * 16).astype(np.int32)
+        # the brows lie on the ridge crest our brow points are on, the points in the band's upper
+        # half (where annotators of real photos click); v decreases downwards
+        pts = np.round((brow_uv[a - 17:b - 17] - [0, thick * 0.15]) * 16).astype(np.int32)
         inner = 4 if a == 17 else 0  # brows are broadest at the nose end and taper outwards
         for k in range(4):
             t = 1.0 - abs((k + 0.5) - inner) / 4.5

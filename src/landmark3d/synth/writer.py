@@ -3,7 +3,8 @@
 Per sample ``{id:06d}``: ``.png`` (RGB), ``_ldmks.txt`` (70 lines ``x y``, 0-based pixel
 centres), ``_seg.png`` (uint8 class ids), and ``_meta.json`` with ``landmarks_3d`` (70, 3;
 camera space, cm), ``pose_deg`` [yaw, pitch, roll] (landmark3d.pose), ``visibility`` (70 bools)
-and ``params`` (the sampled scene parameters).
+``landmark_definition`` (which vertices the points are: landmarks.DEFINITION) and ``params``
+(the sampled scene parameters).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.sample import Sample
+from .landmarks import DEFINITION
 
 
 def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *, png_level: int = 1) -> str:
@@ -32,6 +34,7 @@ def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *
         "landmarks_3d_units": "cm, camera frame: x right, y down, z forward",
         "pose_deg": None if sample.pose_deg is None else [float(a) for a in sample.pose_deg],
         "visibility": None if sample.visibility is None else [bool(v) for v in sample.visibility],
+        "landmark_definition": DEFINITION,
         "params": params or {},
     }
     (root / f"{sid}_meta.json").write_text(json.dumps(meta))
