@@ -107,3 +107,22 @@ def test_detector_with_checkpoint_agrees_with_its_onnx_export(tmp_path, ckpt):
     np.testing.assert_allclose(a.sigma, b.sigma, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(a.landmarks_3d, b.landmarks_3d, atol=1e-3)
     assert a.pose is not None and b.pose is not None
+
+
+def test_sigma_scale_is_stored_and_multiplies_sigma_only(tmp_path, ckpt, capsys):
+    from landmark3d import Detector
+
+    plain, scaled = tmp_path / "plain.onnx", tmp_path / "scaled.onnx"
+    export_onnx(ckpt, plain)
+    assert main(["export", str(ckpt), "--out", str(scaled), "--sigma-scale", "2.5"]) == 0
+    capsys.readouterr()
+    meta = {p.key: p.value for p in onnx.load(str(scaled)).metadata_props}
+    assert json.loads(meta[METADATA_KEY])["sigma_scale"] == 2.5
+    assert "x 2.5" in scaled.with_suffix(".md").read_text()
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    box = [[8, 8, 56, 56]]
+    a = Detector(str(plain), refine=False)(image, boxes=box)
+    b = Detector(str(scaled), refine=False)(image, boxes=box)
+    np.testing.assert_allclose(b.sigma, 2.5 * a.sigma, rtol=1e-6)
+    np.testing.assert_array_equal(b.landmarks, a.landmarks)
+    assert main(["export", str(ckpt), "--out", str(tmp_path / "bad.onnx"), "--sigma-scale", "0"]) == 2

@@ -132,3 +132,14 @@ def test_per_point_nme_skips_missed_faces():
     gt = np.zeros((3, 2, 2))
     pred = np.array([[[1.0, 0], [0, 2.0]], [[3.0, 0], [0, 0]], [[np.nan, 0], [0, 0]]])
     np.testing.assert_allclose(metrics.per_point_nme(pred, gt, [1.0, 2.0, 1.0]), [(1 + 1.5) / 2, (2 + 0) / 2])
+
+
+def test_calibrating_sigma_scale_recovers_a_known_miscalibration():
+    rng = np.random.default_rng(5)
+    sigma = rng.uniform(0.5, 3.0, (3000, 70))
+    gt = np.zeros((3000, 70, 2))
+    pred = rng.normal(size=(3000, 70, 2)) * (1.8 * sigma[..., None])   # true spread 1.8x the claim
+    out = metrics.sigma_calibration(pred, gt, sigma)
+    assert out["calibrating_scale"] == pytest.approx(1.8, rel=0.02)
+    fixed = metrics.sigma_calibration(pred, gt, sigma * out["calibrating_scale"])
+    np.testing.assert_allclose(fixed["observed"], fixed["expected"], atol=0.01)

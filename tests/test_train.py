@@ -171,5 +171,16 @@ def test_init_starts_from_another_runs_weights(tmp_path, data):
     fresh = train(tiny_cfg(tmp_path, data, name="fresh", steps=1, lr=0.0, ema=False))
     other = torch.load(fresh / "last.pt", weights_only=True)["model"]
     assert not all(torch.equal(start[k], other[k]) for k in params)
-    with pytest.raises(ValueError, match="channels"):
-        train(tiny_cfg(tmp_path, data, name="bad", init=str(first / "last.pt"), loss="mse"))
+    # an MSE run starts from a GNLL run: same backbone, the head's x, y[, z] rows
+    mse = train(tiny_cfg(tmp_path, data, name="mse", init=str(first / "last.pt"), loss="mse", steps=1, lr=0.0,
+                         ema=False))
+    ck = torch.load(mse / "last.pt", weights_only=True)
+    old_spec = ModelSpec.from_json(torch.load(first / "last.pt", weights_only=True)["spec"])
+    new_spec = ModelSpec.from_json(ck["spec"])
+    assert "log_sigma" in old_spec.channels and "log_sigma" not in new_spec.channels
+    rows = [old_spec.channels.index(c) for c in new_spec.channels]
+    w_old = start["head.weight"].view(70, len(old_spec.channels), -1)[:, rows].reshape(70 * len(rows), -1)
+    assert torch.equal(ck["model"]["head.weight"], w_old)
+    # not the other way: an MSE model has no log sigma to start a GNLL head from
+    with pytest.raises(ValueError, match="log_sigma missing"):
+        train(tiny_cfg(tmp_path, data, name="bad", init=str(mse / "last.pt"), loss="gnll"))

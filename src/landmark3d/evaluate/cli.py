@@ -151,7 +151,8 @@ def run(args) -> int:
     cal = report.get("calibration")
     if cal:
         print("sigma calibration: " + ", ".join(f"{k:g}σ {100 * o:.1f}% (ideal {100 * e:.1f}%)"
-                                               for k, o, e in zip(cal["k"], cal["observed"], cal["expected"])))
+                                               for k, o, e in zip(cal["k"], cal["observed"], cal["expected"]))
+              + f"; sigma x {cal['calibrating_scale']:.3g} would calibrate it on this set")
     print(f"wrote {', '.join(p.name for p in written)}, predictions.json, config.json to {out}", file=sys.stderr)
     return 0
 

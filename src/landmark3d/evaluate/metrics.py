@@ -170,13 +170,28 @@ def gaussian_coverage(k) -> np.ndarray:
     return 1.0 - np.exp(-0.5 * k * k)
 
 
+#: Median of |d| / sigma for a 2D isotropic Gaussian (Rayleigh distribution): sqrt(2 ln 2).
+RAYLEIGH_MEDIAN = float(np.sqrt(2.0 * np.log(2.0)))
+
+
+def calibrating_sigma_scale(normalised_errors) -> float:
+    """The factor that, multiplied into every sigma, makes the median ``|d| / sigma`` that of a
+    2D Gaussian; so 1 sigma covers ~39 %. A median fit: a few gross failures do not inflate it."""
+    r = np.asarray(normalised_errors, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if not r.size:
+        return float("nan")
+    return float(np.median(r) / RAYLEIGH_MEDIAN)
+
+
 def sigma_calibration(pred, gt, sigma, ks=SIGMA_KS, indices=None) -> dict:
     """How often the true point lies within k sigma of the prediction, against a 2D Gaussian.
 
     ``sigma`` ``(N, K)`` is an isotropic standard deviation in pixels (per axis). For a calibrated
     model the fractions match :func:`gaussian_coverage`: 39.3 %, 86.5 %, 98.9 % for k = 1, 2, 3.
     Returns ``{"k": [...], "observed": [...], "expected": [...], "points": n}`` over the finite
-    predictions; also ``"normalised_errors"``, the sorted ``|d| / sigma`` for plotting.
+    predictions; ``"calibrating_scale"`` (:func:`calibrating_sigma_scale`); also
+    ``"normalised_errors"``, the sorted ``|d| / sigma`` for plotting.
     """
     err = point_errors(pred, gt)
     s = np.asarray(sigma, dtype=np.float64)
@@ -195,5 +210,6 @@ def sigma_calibration(pred, gt, sigma, ks=SIGMA_KS, indices=None) -> dict:
         "observed": observed,
         "expected": gaussian_coverage(ks).tolist(),
         "points": int(r.size),
+        "calibrating_scale": calibrating_sigma_scale(r),
         "normalised_errors": r,
     }

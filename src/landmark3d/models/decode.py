@@ -14,7 +14,8 @@ LOG_SIGMA_RANGE = (-6.0, 6.0)
 
 def decode_outputs(raw: np.ndarray, crops: Sequence[Crop], spec: ModelSpec):
     """``raw`` (B, 70, C) in the spec's channels -> ``(landmarks (B,70,2), sigma (B,70) | None,
-    z (B,70) | None)`` in image pixels. Sigma and z are divided by each crop's scale."""
+    z (B,70) | None)`` in image pixels. Sigma and z are divided by each crop's scale; sigma is
+    multiplied by the spec's calibration ``sigma_scale``."""
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim != 3 or raw.shape[0] != len(crops) or raw.shape[2] != len(spec.channels):
         raise ValueError(f"expected raw outputs (B={len(crops)}, 70, {len(spec.channels)}), got {raw.shape}")
@@ -26,7 +27,7 @@ def decode_outputs(raw: np.ndarray, crops: Sequence[Crop], spec: ModelSpec):
         landmarks[i] = crop.to_image(crop.denormalize(raw[i, :, :2]))
         if sigma is not None:
             s = np.clip(raw[i, :, spec.channel("log_sigma")], *LOG_SIGMA_RANGE)
-            sigma[i] = np.exp(s) / crop.scale
+            sigma[i] = spec.sigma_scale * np.exp(s) / crop.scale
         if z is not None:
             # z is in crop-normalised units (half the crop side = 1)
             z[i] = raw[i, :, spec.channel("z")] * (crop.size / 2.0) / crop.scale

@@ -8,6 +8,7 @@ writes ``<stem>.md``, the model card. Needs the ``[train]`` extra (torch, onnx).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import warnings
@@ -28,11 +29,13 @@ class ExportError(RuntimeError):
     """The exported model failed its parity check or could not be written."""
 
 
-def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None = None) -> dict:
+def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None = None,
+                sigma_scale: float | None = None) -> dict:
     """Export ``checkpoint_path`` to ``out_path``; returns ``{"max_abs_diff": ..., "tolerance": ..., ...}``.
 
     ``card`` adds fields to the model card (``commands``, ``data``, ``compute``, ``accuracy``,
-    ``notes``); the rest comes from the checkpoint.
+    ``notes``); the rest comes from the checkpoint. ``sigma_scale`` stores a sigma calibration
+    factor in the spec (see ``landmark3d eval``'s calibration line; fit it on non-test data).
     """
     import onnx
     import torch
@@ -43,6 +46,10 @@ def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None
     checkpoint_path, out_path = Path(checkpoint_path), Path(out_path)
     ck = ckpt_io.load(checkpoint_path)
     spec = ModelSpec.from_json(ck["spec"], source=str(checkpoint_path))
+    if sigma_scale is not None:
+        if not sigma_scale > 0:
+            raise ValueError(f"sigma scale must be > 0, got {sigma_scale}")
+        spec = dataclasses.replace(spec, sigma_scale=float(sigma_scale))
     model = build_model(spec)
     model.load_state_dict(ck["model"])
     model.eval()
@@ -139,6 +146,7 @@ def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, fp1
         f"(pixel/255 - {spec.mean[0]}) / {spec.std[0]}, crop rule scale {spec.crop_scale} |",
         f"| output | `{OUTPUT_NAME}` (B, 70, {len(spec.channels)}): {', '.join(spec.channels)} |",
         f"| loss | {spec.loss} |",
+        f"| sigma calibration | x {spec.sigma_scale:.3g} on exp(log_sigma) |",
         f"| training data | {info.get('data', ', '.join(data.get('sources', [])) or 'unknown')} |",
         f"| training images | {data.get('train_images', 'unknown')} |",
         f"| steps | {ck.get('step', 'unknown')} x batch {cfg.get('batch_size', '?')} |",

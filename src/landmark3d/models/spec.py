@@ -6,7 +6,8 @@ Model contract (ONNX and torch alike):
   :mod:`landmark3d.crop` for ``crop_scale``;
 - output ``landmarks``: float32 (B, 70, C) with the channels named in ``channels``:
   ``x``, ``y`` crop-normalised in [-1, 1] (see :mod:`landmark3d.crop`);
-  ``log_sigma`` = log of an isotropic standard deviation in *crop pixels* (of an S x S crop);
+  ``log_sigma`` = log of an isotropic standard deviation in *crop pixels* (of an S x S crop),
+  before ``sigma_scale`` (a calibration factor fitted after training, on data that is not a test set);
   ``z`` depth in the same units as ``x`` (crop half-side = 1), positive away from the camera,
   relative to the mean depth of the 68 iBUG points.
 """
@@ -38,6 +39,7 @@ class ModelSpec:
     schema_version: int = SCHEMA_VERSION
     num_landmarks: int = 70
     provisional: bool = False
+    sigma_scale: float = 1.0  # multiplies exp(log_sigma): calibration fitted after training
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

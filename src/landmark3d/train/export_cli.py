@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
                         help="store weights as float16 (half the size; compute stays float32)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output file (default: beside the checkpoint, named after the model spec)")
+    parser.add_argument("--sigma-scale", type=float, default=None,
+                        help="multiply the model's sigma by this calibration factor (from `landmark3d eval` "
+                        "on data that is not a test set, e.g. FaceSynthetics-100)")
     parser.add_argument("--accuracy", default=None, help="text for the model card's Accuracy section")
     parser.add_argument("--accuracy-file", type=Path, default=None,
                         help="markdown file whose text becomes the model card's Accuracy section")
@@ -48,7 +51,7 @@ def run(args) -> int:
                 card[key] = value
         if "commands" not in card:
             card["commands"] = "landmark3d export " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "(not recorded)"
-        report = export_onnx(args.checkpoint, out, fp16=args.fp16, card=card)
+        report = export_onnx(args.checkpoint, out, fp16=args.fp16, card=card, sigma_scale=args.sigma_scale)
     except (FileNotFoundError, ValueError, ModelLoadError, ExportError, OSError) as exc:
         print(f"landmark3d export: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,8 @@ from .validate import AflwValidation, SyntheticValidation
 TIME_FIT_MARGIN = 0.9
 #: With --fit-steps-to-time, the step count is re-fitted to the measured rate every this many steps.
 REFIT_INTERVAL = 50
+#: share of --max-minutes after which the first step-rate fit happens even before probe_at steps
+PROBE_BUDGET = 0.05
 
 LOG_FIELDS = ("step", "epoch", "lr", "loss", "loss_xy", "loss_z", "grad_norm", "images_per_s", "elapsed_s",
               "synth_nme", "aflw_nme", "aflw_nme_0_30", "aflw_nme_30_60", "aflw_nme_60_90", "aflw_nme_balanced")
@@ -123,6 +125,27 @@ class Ema:
                 e.copy_(m)
 
 
+def _init_state(init: dict, spec: ModelSpec, source) -> dict:
+    """``init``'s model state fitted to a model of ``spec``: same backbone; head rows picked by
+    channel name when the channels differ (each of this run's channels must exist in ``init``)."""
+    old = ModelSpec.from_json(init["spec"], source=str(source))
+    state = dict(init["model"])
+    if old.backbone != spec.backbone:
+        raise ValueError(f"{source}: its backbone is {old.backbone}, this run's {spec.backbone}; drop --init")
+    if old.channels == spec.channels:
+        return state
+    missing = [c for c in spec.channels if c not in old.channels]
+    if missing:
+        raise ValueError(f"{source}: its model has channels {old.channels}, this run {spec.channels} "
+                         f"({', '.join(missing)} missing); match --loss/--z or drop --init")
+    rows = [old.channels.index(c) for c in spec.channels]
+    for key in ("head.weight", "head.bias"):
+        t = state[key]
+        t = t.view(old.num_landmarks, len(old.channels), *t.shape[1:])[:, rows]
+        state[key] = t.reshape(old.num_landmarks * len(rows), *t.shape[2:]).clone()
+    return state
+
+
 def train(cfg: dict) -> Path:
     run_dir = Path(cfg["output"]) / cfg["name"]
     last = run_dir / "last.pt"
@@ -160,10 +183,9 @@ def train(cfg: dict) -> Path:
     model = build_model(spec)
     if cfg["init"] and not cfg["resume"]:
         init = checkpoint.load(cfg["init"], map_location="cpu")
-        if ModelSpec.from_json(init["spec"]).channels != spec.channels:
-            raise ValueError(f"{cfg['init']}: its model has channels {ModelSpec.from_json(init['spec']).channels}, "
-                             f"this run {spec.channels}; match --loss/--z or drop --init")
-        model.load_state_dict(init["model"])  # the weights it infers with (EMA when it kept one)
+        # the weights it infers with (EMA when it kept one); a head with other channels keeps the rows
+        # this run's channels share (a GNLL run can start an MSE run: x, y[, z] rows)
+        model.load_state_dict(_init_state(init, spec, cfg["init"]))
     model = model.to(device)
     cuda = device.type == "cuda"
     if cfg["channels_last"]:
@@ -223,7 +245,7 @@ def train(cfg: dict) -> Path:
     # cosine schedule ends when the time does (re-fitted every REFIT_INTERVAL steps; the current
     # value is stored in the checkpoint, and a resumed run keeps it).
     probe_from, probe_at = step + min(10, total // 20), step + min(100, max(2, total // 10))
-    t_probe = None
+    t_probe, fitted_once = None, False
     t0 = time.time()
     t_window, n_window = time.time(), 0
     running: dict[str, float] = {}
@@ -274,18 +296,23 @@ def train(cfg: dict) -> Path:
             if cfg["fit_steps_to_time"] and cfg["max_minutes"] > 0 and not cfg["resume"]:
                 if step == probe_from:
                     t_probe = time.time()
-                elif t_probe is not None and step >= probe_at and (step == probe_at or step % REFIT_INTERVAL == 0):
-                    # refit often: the step rate on a shared machine drifts with other people's load
+                elif t_probe is not None and (fitted_once and step % REFIT_INTERVAL == 0 or not fitted_once and (
+                        step >= probe_at or step >= probe_from + 2
+                        and time.time() - t_probe > PROBE_BUDGET * 60 * cfg["max_minutes"])):
+                    # first fit after probe_at steps, or sooner on a slow (busy) machine, after a
+                    # PROBE_BUDGET share of the time; then refit every REFIT_INTERVAL steps, since
+                    # the step rate on a shared machine drifts with other people's load
                     rate = (step - probe_from) / max(time.time() - t_probe, 1e-9)   # steps/s since the probe
                     left = 60 * cfg["max_minutes"] * TIME_FIT_MARGIN - (time.time() - t0)
                     fitted = max(step + 1, min(int(cfg["steps"] or total), step + int(rate * max(left, 0))))
                     if fitted != total:
-                        if step == probe_at or abs(fitted - total) > 0.02 * total:
+                        if not fitted_once or abs(fitted - total) > 0.02 * total:
                             print(f"--fit-steps-to-time: {total} -> {fitted} steps ({rate:.2f} steps/s)",
                                   file=sys.stderr)
                         total = fitted
                         if bar is not None:
                             bar.total = total
+                    fitted_once = True
             n_window += len(images)
             for k, v in parts.items():
                 running[k] = running.get(k, 0.0) + float(v.detach())
