@@ -14,8 +14,9 @@ import numpy as np
 from ..errors import Landmark3dError, require
 from . import shaders
 from .assets import PARTS
-from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_GLASSES, MATERIAL_HAIR, MATERIAL_LENS,
-                        MODEL_TO_HEAD, SEG, FaceModel)
+from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR, MATERIAL_GLASSES, MATERIAL_HAIR,
+                        MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
+from .facewear import pleats
 from .torso import NECK_PIVOT, torso_mesh
 from .lighting import Environment
 from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
@@ -62,7 +63,8 @@ class Renderer:
     Draw order per frame: the shadow map of the dominant light (if the HDRI has one); the skin
     (back faces culled), mouth and eyes, the sclera (the only program with ``discard``, for the
     transparent cornea: llvmpipe rejects hidden fragments before shading only in programs
-    without it), the torso, long hair, glasses frames, hands; then the background where nothing
+    without it), the torso, long hair, glasses frames, hands, facewear (masks, headphones); then
+    the background where nothing
     was drawn; then, blended and without writing depth, eyelashes and lenses (so the depth buffer
     used for landmark visibility holds what they cover).
     """
@@ -85,12 +87,13 @@ class Renderer:
         self.pos_buf = ctx.buffer(reserve=r * 12, dynamic=True)
         self.nrm_buf = ctx.buffer(reserve=r * 12, dynamic=True)
         info = np.stack([model.material, model.vertex_class], axis=1).astype("i4")
+        noise = vertex_noise(model.assets.neutral[model.render_vertex])
         attrs = [(self.pos_buf, "3f", "in_pos"), (self.nrm_buf, "3f", "in_normal"),
                  (ctx.buffer(model.render_uv.astype("f4").tobytes()), "2f", "in_uv"),
                  (ctx.buffer(model.assets.neutral[model.render_vertex].astype("f4").tobytes()), "3f", "in_rest"),
                  (ctx.buffer(info.tobytes()), "2i", "in_info"),
                  (ctx.buffer(model.ambient_occlusion().astype("f4").tobytes()), "1f", "in_ao"),
-                 (ctx.buffer(vertex_noise(model.assets.neutral[model.render_vertex]).tobytes()), "2f", "in_noise")]
+                 (ctx.buffer(noise.tobytes()), "2f", "in_noise")]
         mat = model.material[model.indices[:, 0]]
         part = np.array(PARTS)[model.render_part[model.indices[:, 0]]]
         lash = mat == MATERIAL["M_EyeLashes"]
@@ -121,6 +124,15 @@ class Renderer:
         self.glasses_lens = self._dynamic_mesh(MATERIAL_LENS, SEG["glasses"])
         self.hand = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # no FaceSynthetics class
         self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"])
+        self.mask = self._dynamic_mesh(MATERIAL_FACEWEAR, SEG["facewear"])
+        self.headphones = self._dynamic_mesh(MATERIAL_GLASSES, SEG["facewear"])
+        self.headphone_pads = self._dynamic_mesh(MATERIAL_GLASSES, SEG["facewear"])
+        # the head's skin and its ear regions, which facewear is fitted to
+        self.skin_ids = np.flatnonzero(model.material == MATERIAL["M_Face"])
+        cls = model.vertex_class[self.skin_ids]
+        self.skin_rest = model.assets.neutral[model.render_vertex[self.skin_ids]].astype(np.float64)
+        self.skin_noise = noise[self.skin_ids]
+        self.skin_ear = np.where(cls == SEG["right_ear"], 1, np.where(cls == SEG["left_ear"], -1, 0))
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
         self.bg_vao = ctx.vertex_array(self.bg_prog, [(quad, "2f", "in_pos")])
 
@@ -190,23 +202,48 @@ class Renderer:
         bufs["idx"].write(np.ascontiguousarray(tris, "i4"))
         mesh["count"] = tris.size
 
-    def _accessories(self, params, landmarks_model) -> list:
-        """Build this image's glasses, long hair and hand; returns the meshes to draw."""
+    def _accessories(self, params, landmarks_model, vertices, normals) -> list:
+        """Build this image's glasses, long hair, hand and facewear; returns the meshes to draw
+        as ``(mesh, colour or None)``."""
         from . import accessories
 
-        for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.curtain):
+        for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.curtain, self.mask,
+                     self.headphones, self.headphone_pads):
             mesh["count"] = 0
         if params.glasses[0] > 0 and landmarks_model is not None:
             fpos, fnrm, ftri, lpos, lnrm, ltri = accessories.glasses_mesh(landmarks_model, params.glasses[1:7])
             self._upload(self.glasses_frame, fpos, fnrm, ftri)
             self._upload(self.glasses_lens, lpos, lnrm, ltri)
+        curtain = None
         if params.hair_curtain[0] > 0:
-            pos, nrm, uv, tris = accessories.hair_curtain_mesh(params.hair_curtain[1:6])
-            self._upload(self.curtain, pos, nrm, tris, uv)
+            curtain, nrm, uv, tris = accessories.hair_curtain_mesh(params.hair_curtain[1:6])
+            self._upload(self.curtain, curtain, nrm, tris, uv)
         if params.hand[0] > 0 and landmarks_model is not None:
             self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
+        if (params.mask[0] > 0 or params.headphones[0] > 0) and landmarks_model is not None:
+            self._facewear(params, landmarks_model, vertices, normals, curtain)
         return [(m, rgb) for m, rgb in ((self.curtain, None), (self.glasses_frame, params.glasses[7:10]),
-                                         (self.hand, params.hand[9:12])) if m["count"]]
+                                         (self.hand, params.hand[9:12]), (self.mask, params.mask[7:10]),
+                                         (self.headphones, params.headphones[9:12]),
+                                         (self.headphone_pads, params.headphones[12:15])) if m["count"]]
+
+    def _facewear(self, params, landmarks_model, vertices, normals, curtain) -> None:
+        from . import facewear
+
+        pts = np.asarray(vertices, np.float64)[self.skin_ids]
+        nrm = np.asarray(normals, np.float64)[self.skin_ids]
+        nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
+        head = facewear.HeadSurface(pts, nrm, self.skin_ear)
+        if params.mask[0] > 0:
+            self._upload(self.mask, *_uv_last(facewear.mask_mesh(landmarks_model, head, params.mask[2:7],
+                                                                 int(params.mask[1]))))
+        if params.headphones[0] > 0:
+            shell, pads = facewear.headphones_mesh(landmarks_model, head, params.headphones[1:8],
+                                                   bool(params.headphones[8] > 0),
+                                                   _hair_height(params, self.skin_rest, self.skin_noise),
+                                                   curtain)
+            self._upload(self.headphones, *shell)
+            self._upload(self.headphone_pads, *pads)
 
     def _shadow_pass(self, sun_cam: np.ndarray, centre: np.ndarray, head_xform, torso_xform, meshes) -> np.ndarray:
         """Render the light's depth map; returns the (3, 3) light basis (rows a, b, l)."""
@@ -256,8 +293,8 @@ class Renderer:
         torso_xform = (rot @ rel, rot @ (NECK_PIVOT - rel @ NECK_PIVOT) + trans)
         env_rot = _env_rotation(params.env_rotation_deg, params.env_tilt_deg)
         env = self.environments[params.env_index]
-        seed = float(params.index % 1000) + 0.5
-        meshes = self._accessories(params, landmarks_model)
+        seed = _shader_seed(params)
+        meshes = self._accessories(params, landmarks_model, vertices, normals)
         # the projection maps the right-handed camera frame (y down) to NDC (y up), which turns
         # the model's counter-clockwise (outward) triangles clockwise on screen
         ctx.front_face = "cw"
@@ -295,7 +332,9 @@ class Renderer:
                     ("sun_on", sun_on), ("sun_dir", tuple(map(float, sun_cam))),
                     ("sun_rgb", tuple(map(float, env.sun_rgb))), ("light_basis", _mat3(basis)),
                     ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
-                    ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])))
+                    ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])),
+                    ("wear_style", float(params.mask[1])), ("wear_rgb2", tuple(map(float, params.mask[10:13]))),
+                    ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))))
         for prog in self.shading_progs:
             for name, value in uniforms:
                 self._set(prog, name, value)
@@ -351,6 +390,44 @@ class Renderer:
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
         depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
         return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
+
+def _uv_last(mesh):
+    """(pos, nrm, uv, tris) -> the order of Renderer._upload: (pos, nrm, tris, uv)."""
+    pos, nrm, uv, tris = mesh
+    return pos, nrm, tris, uv
+
+
+def _hair_height(params, rest: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """(N,) how far the scalp hair (or a beanie) stands out of the skin along its normal at
+    neutral-mesh points ``rest`` (N, 3), in cm: FACE_VS's displacement, with its per-vertex lumps
+    ``noise`` (N, 2) and the image's seed."""
+    if params.hair_shape[2] <= 0:
+        return np.zeros(len(rest))
+    front, side, back, _ = map(float, params.hair_line)
+    thick, sideburn, _, fringe = map(float, params.hair_shape)
+    phi = np.arctan2(rest[:, 0], rest[:, 2] - 1.0)
+    c = np.cos(phi)
+    line = np.where(c > 0, side + (front - side) * np.abs(c) ** 0.7, side + (back - side) * np.abs(c) ** 0.6)
+    line -= sideburn * np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2)
+    if fringe > 0.01:
+        w = _smoothstep(1.0, 0.35, np.abs(phi))
+        line = line + (np.maximum(line - fringe, 7.2) - line) * w
+    y = rest[:, 1]
+    vol = _smoothstep(line, line + 3.0, y) * (0.3 + 0.7 * _smoothstep(4.0, 13.0, y)) * (y > -12.0)
+    f = (_shader_seed(params) * 0.618) % 1.0
+    lumps = noise[:, 0] * (1 - f) + noise[:, 1] * f
+    return thick * vol * (0.55 + 0.9 * lumps)
+
+
+def _shader_seed(params) -> float:
+    """The shaders' per-image ``seed`` uniform (hair lumps, background jitter)."""
+    return float(params.index % 1000) + 0.5
+
+
+def _smoothstep(a, b, x):
+    t = np.clip((x - a) / (b - a), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
 
 def params_torso_rotation(params) -> np.ndarray:
     """Torso rotation relative to the head (model frame): yaw about the neck's vertical axis,

@@ -76,6 +76,8 @@ class FaceParams:
     hand: np.ndarray                # (12,) present, 8 placement values in [0, 1), skin RGB
     skin_var: np.ndarray            # (4,) dark circles, cheek/nose redness, T-zone shine, blush
     blush_rgb: np.ndarray           # (3,)
+    mask: np.ndarray                # (13,) present, style, 5 shape values in [0, 1), RGB, second RGB
+    headphones: np.ndarray          # (15,) present, 7 shape values in [0, 1), boom mic, shell RGB, pad RGB
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -122,6 +124,49 @@ def _glasses(rng: np.random.Generator) -> np.ndarray:
     frame = rng.choice([0.01, 0.04, 0.15, 0.4]) * np.exp(rng.normal(0, 0.3, 3))
     lens = rng.uniform(0.75, 0.92) if rng.random() < 0.12 else rng.uniform(0.0, 0.15)
     return np.concatenate([[present], shape, frame, [lens]]).astype(np.float32)
+
+
+#: How often a face wears a face mask / over-ear headphones. Real test photos have both (masks in
+#: street and clinic photos, headsets in video calls), so the model must see the mouth and jaw
+#: under cloth and the face without visible ears; a few percent teaches that without making
+#: covered faces common (compare glasses 20%, hands 12%, beanies 7%).
+MASK_RATE = 0.06
+HEADPHONES_RATE = 0.05
+#: Linear-RGB surgical mask colours (light blue, white, black, teal, pink) and their weights.
+SURGICAL_COLOURS = np.array([[0.30, 0.50, 0.72], [0.78, 0.80, 0.82], [0.02, 0.02, 0.025],
+                             [0.25, 0.55, 0.55], [0.75, 0.42, 0.50]], dtype=np.float32)
+SURGICAL_WEIGHTS = np.array([0.5, 0.3, 0.1, 0.05, 0.05])
+
+
+def _mask(rng: np.random.Generator) -> np.ndarray:
+    """(13,): present, style (0 surgical 55%, 1 plain cloth 30%, 2 printed cloth 15%), shape
+    (distance from the skin, top edge, depth under the chin, width, folds), colour, second colour
+    (the print's; cloth masks take clothing colours, a third of them black)."""
+    present = float(rng.random() < MASK_RATE)
+    style = int(rng.choice(3, p=[0.55, 0.3, 0.15]))
+    shape = rng.random(5)
+    cloth = _cloth_colours(rng)
+    if style == 0:
+        colour = SURGICAL_COLOURS[rng.choice(len(SURGICAL_COLOURS), p=SURGICAL_WEIGHTS)] * rng.uniform(0.9, 1.05)
+        second = colour
+    else:
+        colour = cloth[0] if rng.random() < 0.67 else np.full(3, rng.uniform(0.008, 0.03))
+        second = cloth[1]
+    return np.concatenate([[present, style], shape, colour, second]).astype(np.float32)
+
+
+def _headphones(rng: np.random.Generator) -> np.ndarray:
+    """(15,): present, shape (cup size, cup depth, band width, band tilt, cup tilt, microphone
+    side, microphone distance), boom microphone (1 in 3: a headset), shell colour (half black,
+    else grey, white or a clothing colour), cushion colour (mostly near-black)."""
+    present = float(rng.random() < HEADPHONES_RATE)
+    shape = rng.random(7)
+    mic = float(rng.random() < 0.33)
+    kind = rng.choice(4, p=[0.5, 0.2, 0.15, 0.15])
+    shell = [np.full(3, rng.uniform(0.008, 0.025)), np.full(3, rng.uniform(0.05, 0.2)),
+             np.full(3, rng.uniform(0.6, 0.8)), _cloth_colours(rng)[0]][kind]
+    pad = np.full(3, rng.uniform(0.008, 0.03)) if rng.random() < 0.8 else shell * 0.6
+    return np.concatenate([[present], shape, [mic], shell, pad]).astype(np.float32)
 
 
 def _pairs(names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -245,5 +290,7 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         blush_rgb=np.array([0.6, 0.2, 0.22], np.float32) * rng.uniform(0.6, 1.0),
         hand=np.concatenate([[float(rng.random() < 0.12)], rng.random(8),
                              skin * rng.uniform(0.85, 1.1, 3)]).astype(np.float32),
+        # drawn last: the other choices of an image stay what they were before facewear existed
+        mask=_mask(rng), headphones=_headphones(rng),
         seed=seed, index=index,
     )

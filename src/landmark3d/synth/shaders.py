@@ -184,6 +184,9 @@ uniform float lash_opacity;
 uniform float ao_strength;
 uniform vec3 frame_rgb;
 uniform float lens_opacity;
+uniform float wear_style;        // face mask: 0 surgical, 1 plain cloth, 2 printed cloth
+uniform vec3 wear_rgb2;          // the print's second colour
+uniform vec3 wear_pleats;        // surgical: the fold edges' v (facewear.pleats)
 uniform sampler2D skin_regions;  // r eye surroundings, g cheeks, b nose, a T-zone (renderer.py)
 uniform sampler2DShadow shadow_map;
 uniform float sun_on;
@@ -316,6 +319,24 @@ void main() {
         albedo = vec3(0.02);
         spec = 0.3;
         rough = 0.1;
+    } else if (material == 10) {                  // face mask (frame_rgb: its colour) and ear loops
+        if (dot(n, view) > 0.0) n = -n;           // a sheet: seen from either side at its edges
+        vec4 t = texture(detail, v_uv * vec2(2.0, 1.4) + detail_offset);
+        albedo = frame_rgb;
+        if (v_uv.x >= 0.0) {
+            if (wear_style > 1.5) albedo = mix(albedo, wear_rgb2, smoothstep(0.45, 0.55, t.g));
+            // surgical: fine non-woven grain and welded hems; cloth: a coarser weave
+            albedo *= wear_style < 0.5 ? 0.95 + 0.1 * t.b : 0.9 + 0.2 * t.b;
+            if (wear_style < 0.5) {               // shade under each fold's overhang
+                vec3 s = (vec3(v_uv.y) - wear_pleats) / 0.13;
+                vec3 groove = step(0.0, s) * (1.0 - smoothstep(0.0, 0.2, s));
+                albedo *= 1.0 - 0.25 * max(groove.x, max(groove.y, groove.z));
+            }
+            float edge = min(min(v_uv.x, 1.0 - v_uv.x) * 1.4, min(v_uv.y, 1.0 - v_uv.y));
+            albedo *= mix(0.88, 1.0, smoothstep(0.02, 0.035, edge));
+        }
+        spec = 0.02;
+        rough = 0.85;
     } else {                                      // clothing: plain, stripes or noise print
         vec4 t = texture(detail, v_uv * 0.5 + detail_offset);
         float stripes = step(0.5, fract(v_uv.y * 6.0 + 0.3 * t.r));
