@@ -35,6 +35,7 @@ MATERIAL_GLASSES = 7
 MATERIAL_LENS = 8
 MATERIAL_HAIR = 9
 MATERIAL_FACEWEAR = 10  # face masks (headphones use the glasses' plastic)
+MATERIAL_HAIR_CARDS = 11  # strand cards on the scalp (hair.py)
 
 
 def _fixed_shape_matmul(w: np.ndarray, basis: np.ndarray) -> np.ndarray:

@@ -15,8 +15,9 @@ from ..errors import Landmark3dError, require
 from . import shaders
 from .assets import PARTS
 from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR, MATERIAL_GLASSES, MATERIAL_HAIR,
-                        MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
+                        MATERIAL_HAIR_CARDS, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
+from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, flow_style, hairline, strand_texture
 from .torso import NECK_PIVOT, torso_mesh
 from .lighting import Environment
 from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
@@ -80,7 +81,17 @@ class Renderer:
         self.cloth_prog = ctx.program(vertex_shader=shaders.FACE_VS,
                                       fragment_shader=shaders.face_fs(material=MATERIAL_CLOTH))
         self.sclera_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(True, 3))
-        self.shading_progs = (self.face_prog, self.skin_prog, self.cloth_prog, self.sclera_prog)
+        # hair cards and the long-hair sheet: alpha-tested (discard), so a program of their own
+        self.hair_prog = ctx.program(vertex_shader=shaders.hair_vs(),
+                                     fragment_shader=shaders.face_fs(material=MATERIAL_HAIR_CARDS, hair_cards=True))
+        self.curtain_prog = ctx.program(vertex_shader=shaders.hair_vs(),
+                                        fragment_shader=shaders.face_fs(material=MATERIAL_HAIR, hair_cards=True))
+        self.shading_progs = (self.face_prog, self.skin_prog, self.cloth_prog, self.sclera_prog, self.hair_prog,
+                              self.curtain_prog)
+        # each program's uniforms by name, looked up once: setting ~50 uniforms on 6 programs
+        # through ``prog[name]`` every frame cost ~1 ms of Python
+        self._uniform_tables = [{name: prog[name] for name in prog if isinstance(prog[name], moderngl.Uniform)}
+                                for prog in self.shading_progs]
         self.shadow_prog = ctx.program(vertex_shader=shaders.shadow_vs(), fragment_shader=shaders.SHADOW_FS)
         self.bg_prog = ctx.program(vertex_shader=shaders.BACKGROUND_VS, fragment_shader=shaders.BACKGROUND_FS)
         r = len(model.render_vertex)
@@ -123,7 +134,8 @@ class Renderer:
         self.glasses_frame = self._dynamic_mesh(MATERIAL_GLASSES, SEG["glasses"])
         self.glasses_lens = self._dynamic_mesh(MATERIAL_LENS, SEG["glasses"])
         self.hand = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # no FaceSynthetics class
-        self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"])
+        self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"], prog=self.curtain_prog)
+        self.cards = self._dynamic_mesh(MATERIAL_HAIR_CARDS, SEG["hair"], prog=self.hair_prog)
         self.mask = self._dynamic_mesh(MATERIAL_FACEWEAR, SEG["facewear"])
         self.headphones = self._dynamic_mesh(MATERIAL_GLASSES, SEG["facewear"])
         self.headphone_pads = self._dynamic_mesh(MATERIAL_GLASSES, SEG["facewear"])
@@ -133,6 +145,8 @@ class Renderer:
         self.skin_rest = model.assets.neutral[model.render_vertex[self.skin_ids]].astype(np.float64)
         self.skin_noise = noise[self.skin_ids]
         self.skin_ear = np.where(cls == SEG["right_ear"], 1, np.where(cls == SEG["left_ear"], -1, 0))
+        self.hair_cards = HairCards(self.skin_rest, _rest_normals(model)[self.skin_ids],
+                                    _vertex_area(model)[self.skin_ids])
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
         self.bg_vao = ctx.vertex_array(self.bg_prog, [(quad, "2f", "in_pos")])
 
@@ -141,6 +155,11 @@ class Renderer:
         self.regions = ctx.texture((REGION_SIZE, REGION_SIZE), 4, region_texture(model).tobytes())
         self.skin_regions = ctx.texture((REGION_SIZE, REGION_SIZE), 4, skin_region_texture(model).tobytes())
         self.detail = ctx.texture((DETAIL_SIZE, DETAIL_SIZE), 4, detail_texture().tobytes())
+        # mipmapped: far away the strands average into locks, and the alpha test cuts those
+        self.strand_tex = ctx.texture((STRAND_TEX_W, STRAND_TEX_H), 4, strand_texture().tobytes())
+        self.strand_tex.repeat_y = False
+        self.strand_tex.build_mipmaps()
+        self.strand_tex.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)  # (trilinear costs more)
         self.environments = environments
         self.env_tex, self.bg_tex = [], []
         for env in environments:
@@ -167,6 +186,7 @@ class Renderer:
         self.detail.use(2)
         self.skin_regions.use(3)
         self.shadow_map.use(4)
+        self.strand_tex.use(5)
 
     def release(self) -> None:
         self.ctx.release()
@@ -179,37 +199,58 @@ class Renderer:
         if name in prog:
             prog[name].value = value
 
-    def _dynamic_mesh(self, material: int, cls: int, capacity: int = 20000):
-        """Buffers, a shading and a shadow vertex array for a small per-image mesh."""
+    def _dynamic_mesh(self, material: int, cls: int, capacity: int = 20000, prog=None):
+        """Buffers, a shading and a shadow vertex array for a small per-image mesh (shaded by
+        ``prog``, default the generic face program)."""
         ctx = self.ctx
+        prog = prog or self.face_prog
         bufs = {name: ctx.buffer(reserve=capacity * size, dynamic=True)
-                for name, size in (("pos", 12), ("nrm", 12), ("uv", 8), ("idx", 12))}
+                for name, size in (("pos", 12), ("nrm", 12), ("uv", 8), ("idx", 12), ("tan", 16))}
         info = np.tile(np.array([[material, cls]], "i4"), (capacity, 1))
         attrs = [(bufs["pos"], "3f", "in_pos"), (bufs["nrm"], "3f", "in_normal"), (bufs["uv"], "2f", "in_uv"),
                  (bufs["pos"], "3f", "in_rest"), (ctx.buffer(info.tobytes()), "2i", "in_info"),
-                 (ctx.buffer(np.ones(capacity, "f4").tobytes()), "1f", "in_ao")]
+                 (ctx.buffer(np.ones(capacity, "f4").tobytes()), "1f", "in_ao"), (bufs["tan"], "4f", "in_tangent")]
         return {"bufs": bufs, "count": 0,
-                "vao": ctx.vertex_array(self.face_prog, _present(self.face_prog, attrs), index_buffer=bufs["idx"]),
+                "vao": ctx.vertex_array(prog, _present(prog, attrs), index_buffer=bufs["idx"]),
                 "shadow": ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, attrs),
                                            index_buffer=bufs["idx"])}
 
     @staticmethod
-    def _upload(mesh, pos, nrm, tris, uv=None) -> None:
+    def _upload(mesh, pos, nrm, tris, uv=None, tangent=None) -> None:
         bufs = mesh["bufs"]
+        if tangent is not None:
+            bufs["tan"].write(np.ascontiguousarray(tangent, "f4"))
         bufs["pos"].write(np.ascontiguousarray(pos, "f4"))
         bufs["nrm"].write(np.ascontiguousarray(nrm, "f4"))
         bufs["uv"].write(np.ascontiguousarray(np.zeros((len(pos), 2)) if uv is None else uv, "f4"))
         bufs["idx"].write(np.ascontiguousarray(tris, "i4"))
         mesh["count"] = tris.size
 
-    def _accessories(self, params, landmarks_model, vertices, normals) -> list:
-        """Build this image's glasses, long hair, hand and facewear; returns the meshes to draw
-        as ``(mesh, colour or None)``."""
+    def _accessories(self, params, landmarks_model, vertices, normals, camera=None) -> list:
+        """Build this image's hair cards, glasses, long hair, hand and facewear; returns the
+        meshes to draw as ``(mesh, colour or None)`` (the cards are drawn on their own).
+        ``camera``: the (rotation, translation) of the model frame into the camera's."""
         from . import accessories
 
         for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.curtain, self.mask,
-                     self.headphones, self.headphone_pads):
+                     self.headphones, self.headphone_pads, self.cards):
             mesh["count"] = 0
+        cards = self.hair_cards.grow(params, camera=camera)
+        if cards is not None and camera is not None:
+            # cards wholly on the far side of the head cannot show: alpha-tested fragments are
+            # shaded before the depth test, so they would cost as much as visible ones
+            ids = self.skin_ids[cards[0]]
+            p = np.asarray(vertices[ids], np.float64) @ camera[0].T + camera[1]
+            n = np.asarray(normals[ids], np.float64) @ camera[0].T
+            facing = np.sum(n * p, -1) / (np.linalg.norm(n, axis=-1) * np.linalg.norm(p, axis=-1) + 1e-9)
+            keep = facing.min(axis=1) < 0.3
+            cards = tuple(x[keep] for x in cards) if keep.any() else None
+        card_pos = np.zeros((0, 3), np.float32)
+        if cards is not None:
+            k = cards[0]
+            height = _hair_height(params, self.skin_rest[k.ravel()], self.skin_noise[k.ravel()]).reshape(k.shape)
+            card_pos, nrm, tan, uv, tris = HairCards.place(cards, vertices, normals, height, self.skin_ids)
+            self._upload(self.cards, card_pos, nrm, tris, uv, tan)
         if params.glasses[0] > 0 and landmarks_model is not None:
             fpos, fnrm, ftri, lpos, lnrm, ltri = accessories.glasses_mesh(landmarks_model, params.glasses[1:7])
             self._upload(self.glasses_frame, fpos, fnrm, ftri)
@@ -221,7 +262,9 @@ class Renderer:
         if params.hand[0] > 0 and landmarks_model is not None:
             self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
         if (params.mask[0] > 0 or params.headphones[0] > 0) and landmarks_model is not None:
-            self._facewear(params, landmarks_model, vertices, normals, curtain)
+            # a headband goes over the long hair and the hair cards alike
+            above = card_pos if curtain is None else np.concatenate([curtain, card_pos])
+            self._facewear(params, landmarks_model, vertices, normals, above)
         return [(m, rgb) for m, rgb in ((self.curtain, None), (self.glasses_frame, params.glasses[7:10]),
                                          (self.hand, params.hand[9:12]), (self.mask, params.mask[7:10]),
                                          (self.headphones, params.headphones[9:12]),
@@ -294,7 +337,7 @@ class Renderer:
         env_rot = _env_rotation(params.env_rotation_deg, params.env_tilt_deg)
         env = self.environments[params.env_index]
         seed = _shader_seed(params)
-        meshes = self._accessories(params, landmarks_model, vertices, normals)
+        meshes = self._accessories(params, landmarks_model, vertices, normals, (rot, trans))
         # the projection maps the right-handed camera frame (y down) to NDC (y up), which turns
         # the model's counter-clockwise (outward) triangles clockwise on screen
         ctx.front_face = "cw"
@@ -334,16 +377,26 @@ class Renderer:
                     ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
                     ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])),
                     ("wear_style", float(params.mask[1])), ("wear_rgb2", tuple(map(float, params.mask[10:13]))),
-                    ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))))
-        for prog in self.shading_progs:
+                    ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))),
+                    ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))
+        uniforms += _hair_light(env, env_rot)
+        idle = {id(self.hair_prog): not self.cards["count"], id(self.curtain_prog): not self.curtain["count"]}
+        for prog, table in zip(self.shading_progs, self._uniform_tables):
+            if idle.get(id(prog)):  # (no hair cards or long hair in this image)
+                continue
             for name, value in uniforms:
-                self._set(prog, name, value)
+                u = table.get(name)
+                if u is not None:
+                    u.value = value
             if "sh" in prog:  # (absent only in debugging variants of the shader)
                 prog["sh"].write(self.env_sh[params.env_index])
             if "sh_gloss" in prog:
                 prog["sh_gloss"].write(self.env_gloss[params.env_index])
         self.env_tex[params.env_index].use(0)
         ctx.depth_func = "<="
+        # the hair cards first: the skin under their strands is then rejected before shading
+        if self.cards["count"]:
+            self.cards["vao"].render(vertices=self.cards["count"])
         for draw, cull in self.head_draws:
             self._cull(cull)
             draw.render()
@@ -403,20 +456,37 @@ def _hair_height(params, rest: np.ndarray, noise: np.ndarray) -> np.ndarray:
     ``noise`` (N, 2) and the image's seed."""
     if params.hair_shape[2] <= 0:
         return np.zeros(len(rest))
-    front, side, back, _ = map(float, params.hair_line)
-    thick, sideburn, _, fringe = map(float, params.hair_shape)
-    phi = np.arctan2(rest[:, 0], rest[:, 2] - 1.0)
-    c = np.cos(phi)
-    line = np.where(c > 0, side + (front - side) * np.abs(c) ** 0.7, side + (back - side) * np.abs(c) ** 0.6)
-    line -= sideburn * np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2)
-    if fringe > 0.01:
-        w = _smoothstep(1.0, 0.35, np.abs(phi))
-        line = line + (np.maximum(line - fringe, 7.2) - line) * w
+    thick = float(params.hair_shape[0])
+    line = hairline(params, np.arctan2(rest[:, 0], rest[:, 2] - 1.0))
     y = rest[:, 1]
     vol = _smoothstep(line, line + 3.0, y) * (0.3 + 0.7 * _smoothstep(4.0, 13.0, y)) * (y > -12.0)
     f = (_shader_seed(params) * 0.618) % 1.0
     lumps = noise[:, 0] * (1 - f) + noise[:, 1] * f
     return thick * vol * (0.55 + 0.9 * lumps)
+
+
+def _hair_light(env, env_rot: np.ndarray) -> tuple:
+    """Uniforms of the hair's highlight light: the direction in which the map's ambient part
+    (SH band 1 of the luminance) is brightest, camera frame, and the broad-lobe radiance there."""
+    lum = np.asarray(env.sh, np.float64)[1:4] @ [0.2126, 0.7152, 0.0722]  # SH order y, z, x
+    e = np.array([lum[2], lum[0], lum[1]])
+    e = e / (np.linalg.norm(e) + 1e-9)
+    g = np.asarray(env.sh_gloss, np.float64)[:4]
+    rgb = np.maximum(g[0] * 0.282095 + 0.488603 * (g[1] * e[1] + g[2] * e[2] + g[3] * e[0]), 0.0)
+    return (("hair_light_dir", tuple(map(float, env_rot.T @ e))), ("hair_light_rgb", tuple(map(float, rgb))))
+
+
+def _rest_normals(model) -> np.ndarray:
+    """(R, 3) unit normals of the neutral mesh per render vertex."""
+    return model.normals(model.assets.neutral[None].astype(np.float32))[0][model.render_vertex]
+
+
+def _vertex_area(model) -> np.ndarray:
+    """(R,) a third of the area of the render triangles round each render vertex (cm^2), neutral."""
+    p = model.assets.neutral[model.render_vertex].astype(np.float64)
+    t = model.indices
+    area = 0.5 * np.linalg.norm(np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]]), axis=1)
+    return np.bincount(t.ravel(), weights=np.repeat(area / 3, 3), minlength=len(p))
 
 
 def _shader_seed(params) -> float:

@@ -96,7 +96,12 @@ uniform float near;
 uniform float far;
 uniform vec4 hair_line;   // hairline height (model y, cm) at the front, sides, back; edge softness
 uniform vec4 hair_shape;  // thickness (cm), sideburn length (cm), 1 if hair at all, fringe (cm)
+uniform vec4 hair_src;    // the comb's source (model frame) and the flow's sign (hair.py)
 uniform float seed;
+#ifdef HAIR_CARDS
+in vec4 in_tangent;   // hair cards: the strands' direction (model frame); w: across the card, -1 .. 1
+out vec4 v_tangent;
+#endif
 
 invariant gl_Position;  // the depth pre-pass and the shading pass must agree exactly
 out vec3 v_normal;
@@ -104,6 +109,8 @@ out vec3 v_cam;
 out vec2 v_uv;
 out vec3 v_rest;
 out float v_hair;
+out vec3 v_flow;      // scalp hair: the comb direction (camera frame; hair.flow)
+out vec2 v_comb;      // scalp hair: polar coordinates about the comb's source (strand texture)
 out float v_ao;
 flat out ivec2 v_info;
 
@@ -124,16 +131,29 @@ float hairline(float phi) {
 void main() {
     v_ao = in_ao;
     v_hair = 0.0;
+    v_flow = vec3(0.0);
+    v_comb = vec2(0.0);
     vec3 pos = in_pos;
     if (in_info.x == 0 && hair_shape.z > 0.0 && in_rest.y > -12.0) {
         float line = hairline(atan(in_rest.x, in_rest.z - 1.0));
-        v_hair = smoothstep(line - hair_line.w, line + hair_line.w, in_rest.y);
+        // (the band is widened by 7 mm each way: the fragment shader breaks it into strands)
+        v_hair = smoothstep(line - hair_line.w - 0.7, line + hair_line.w + 0.7, in_rest.y);
         // the hair's volume: the scalp pushed out along the normal, growing over 3 cm above the
         // hairline, thickest on the crown
         float vol = smoothstep(line, line + 3.0, in_rest.y) * (0.3 + 0.7 * smoothstep(4.0, 13.0, in_rest.y));
         // lumps: strands gather in locks, so the outline is not a smooth shell
         float lumps = mix(in_noise.x, in_noise.y, fract(seed * 0.618));
-        pos += normalize(in_normal) * hair_shape.x * vol * (0.55 + 0.9 * lumps);
+        vec3 nm = normalize(in_normal);
+        pos += nm * hair_shape.x * vol * (0.55 + 0.9 * lumps);
+        // the comb (per vertex: cheaper than per fragment in the skin's program); hair.flow
+        vec3 d = normalize(in_rest - hair_src.xyz) * hair_src.w + vec3(0.0, -0.6, 0.0);
+        v_flow = rot * (d - nm * dot(nm, d));
+        // angle about the source's axis (strands radiate from it) and distance; the angle's
+        // seam runs from the source down the back of the head, where it is least seen
+        vec3 ax = normalize(hair_src.xyz - vec3(0.0, 4.0, 1.0));
+        vec3 b1 = normalize(cross(vec3(1.0, 0.0, 0.0), ax));   // forwards from the source
+        vec3 e = in_rest - hair_src.xyz;
+        v_comb = vec2(atan(dot(e, cross(ax, b1)), dot(e, b1)) * 0.159155, length(e) * 0.03);
     }
     vec3 p = rot * pos + trans;   // camera frame: x right, y down, z forward
     v_cam = p;
@@ -141,6 +161,9 @@ void main() {
     v_uv = in_uv;
     v_rest = in_rest;
     v_info = in_info;
+#ifdef HAIR_CARDS
+    v_tangent = vec4(rot * in_tangent.xyz, in_tangent.w);
+#endif
     // symmetric frustum: pixel u = f X / Z + (S - 1) / 2 <-> ndc x = 2 f X / (S Z); row 0 at ndc y = -1
     float zc = (p.z * (far + near) - 2.0 * far * near) / (far - near);
     gl_Position = vec4(2.0 * focal / size * p.x, 2.0 * focal / size * p.y, zc, p.z);
@@ -174,6 +197,8 @@ in vec3 v_cam;
 in vec2 v_uv;
 in vec3 v_rest;
 in float v_hair;
+in vec3 v_flow;
+in vec2 v_comb;
 in float v_ao;
 flat in ivec2 v_info;
 uniform vec3 hair_rgb;
@@ -197,7 +222,27 @@ uniform vec3 light_centre;
 uniform float light_radius;
 uniform vec4 skin_var;           // dark circles, cheek/nose redness, T-zone shine, blush amount
 uniform vec3 blush_rgb;
+uniform mat3 rot;                // model -> camera
+uniform vec3 hair_light_dir;     // camera frame: the environment's brightest direction (SH band 1)
+uniform vec3 hair_light_rgb;     // its broad-lobe radiance: lights the hair's highlight band
+uniform sampler2D strand_tex;    // hair cards: r brightness, g strand id, b depth, a coverage
+#ifdef HAIR_CARDS
+in vec4 v_tangent;
+#endif
 out vec4 frag;
+
+// Kajiya-Kay strand highlights along tangent t: a white primary reflection shifted towards the
+// root and a broader secondary one tinted by the hair (light through the strand), broken up
+// per strand by brk
+vec3 hair_spec(vec3 t, vec3 n, vec3 view, vec3 l, vec3 albedo, float brk) {
+    vec3 h = normalize(l - view);
+    float d1 = dot(normalize(t - 0.1 * n), h);
+    float d2 = dot(normalize(t + 0.15 * n), h);
+    float r = pow(max(1.0 - d1 * d1, 0.0), 40.0);
+    float trt = pow(max(1.0 - d2 * d2, 0.0), 8.0);
+    float facing = smoothstep(-0.2, 0.5, dot(n, l));
+    return facing * brk * (0.1 * r * (0.5 + 2.0 * sqrt(albedo)) + 3.0 * trt * albedo * sqrt(albedo));
+}
 
 vec3 sh_eval4(vec3 c[4], vec3 d) {  // bands 0 and 1 only: enough for the broad gloss lobe
     vec3 e = env_rot * d;
@@ -217,8 +262,11 @@ void main() {
     int cls = v_info.y;
     vec3 n = normalize(v_normal);
     vec3 view = normalize(v_cam);
-    if (!gl_FrontFacing) n = -n;
+    if (!gl_FrontFacing && material != 11) n = -n;  // (cards keep the scalp's normal)
     vec3 albedo;
+    vec3 hair_t = vec3(0.0);   // strand direction (camera frame) where hair_amt > 0
+    float hair_amt = 0.0;
+    float hair_brk = 1.0;
     float spec = specular;
     float rough = roughness;
     float ao = 1.0;
@@ -270,11 +318,21 @@ void main() {
                 rough = mix(rough, 0.9, h);
                 if (h > 0.5) cls = 17;
             } else {
-                float hair = smoothstep(0.45, 0.6, v_hair + 0.35 * (strands - 0.5) + 0.15 * dn.r);
-                albedo = mix(albedo, hair_rgb * (0.45 + 1.1 * strands), hair);
-                spec = mix(spec, 0.05, hair);
-                rough = mix(rough, 0.35, hair);
-                if (hair > 0.5) cls = 13;
+                // the under-layer of the cards (hair.py): strands radiating from the comb's
+                // source (polar texture coordinates about it), darker than the cards on top
+                float comb = texture(detail, v_comb + detail_offset).a;
+                // a soft, streaky hairline: coverage fades over the edge band in strands along
+                // the comb (the class still switches at one half)
+                float hair = smoothstep(0.15, 0.85, v_hair + 0.5 * (comb - 0.5) + 0.2 * (strands - 0.5) + 0.1 * dn.r);
+                // coverage rises fast, then slowly: dark hair on light skin darkens the skin about
+                // evenly across the band (a linear mix would look sharp at its dark end)
+                float cover = 1.0 - (1.0 - hair) * (1.0 - hair) * (1.0 - hair);
+                albedo = mix(albedo, hair_rgb * (0.25 + 1.0 * comb * comb), cover);
+                spec = mix(spec, 0.0, hair);
+                hair_amt = cover;
+                hair_t = normalize(v_flow + vec3(1e-5));
+                hair_brk = 0.3 + comb;
+                if (hair > 0.35) cls = 13;
             }
         }
     } else if (material == 1) {                   // gums, tongue, mouth interior
@@ -305,10 +363,32 @@ void main() {
     } else if (material == 9) {                   // long hair (a sheet hanging from the crown)
         if (dot(n, view) > 0.0) n = -n;
         float strands = texture(detail, fract(v_uv * vec2(1.0, 0.5)) + detail_offset.yx).a;
-        albedo = hair_rgb * (0.45 + 1.1 * strands);
-        spec = 0.05;
-        rough = 0.35;
+        // ragged ends: the strand texture's tips over the sheet's last fifth
+        vec4 st = texture(strand_tex, vec2(v_uv.x * 9.0, 0.3 + 3.5 * max(v_uv.y - 0.8, 0.0)));
+#ifdef HAIR_CARDS
+        if (mix(1.0, st.a, step(0.8, v_uv.y)) < 0.5) discard;   // (the sheet stays closed above)
+#endif
+        albedo = hair_rgb * (0.35 + 1.1 * strands) * (0.6 + 0.6 * st.r);
+        spec = 0.0;
         ao = 0.6 + 0.4 * smoothstep(0.0, 0.3, v_uv.y);  // the crown's shade at the top
+        vec3 down = -(rot * vec3(0.0, 1.0, 0.0));       // the model frame's down, camera frame
+        hair_t = normalize(down - n * dot(n, down) + vec3(1e-5));
+        hair_amt = 1.0;
+        hair_brk = 0.4 + st.g;
+    } else if (material == 11) {                  // hair cards (hair.py): alpha-tested strands
+        vec4 st = texture(strand_tex, v_uv);
+#ifdef HAIR_CARDS
+        // frayed long edges and a soft root: no card's outline shows, only strands
+        float fray = 0.3 * (st.g - 0.5);
+        if (st.a * smoothstep(1.0, 0.55, abs(v_tangent.w) + fray) * smoothstep(0.0, 0.15, v_uv.y + fray) < 0.5) discard;
+#endif
+        albedo = hair_rgb * (0.45 + 1.0 * st.r) * (0.45 + 0.55 * st.b);
+        spec = 0.0;
+#ifdef HAIR_CARDS
+        hair_t = normalize(v_tangent.xyz);
+#endif
+        hair_amt = 1.0;
+        hair_brk = 0.4 + st.g;
     } else if (material == 7) {                   // glasses frame
         if (dot(n, view) > 0.0) n = -n;           // tubes are not consistently wound
         albedo = frame_rgb;
@@ -354,8 +434,11 @@ void main() {
     float fres = spec + (0.25 - spec) * (1.0 - rough) * pow(1.0 - max(dot(-view, n), 0.0), 5.0);
     if (material == 3 || material == 4 || material == 8) {  // eyes, lenses: sharp reflections
         c += fres * textureLod(env_tex, equirect_uv(env_rot * r), 1.0).rgb * ao;
-    } else if (material != 6) {                   // (cloth: matte, no gloss term)
+    } else if (material != 6 && material != 9 && material != 11) {  // (cloth: matte; hair: hair_spec)
         c += fres * sh_eval4(sh_gloss, r) * ao;
+    }
+    if (hair_amt > 0.0) {
+        c += hair_amt * hair_spec(hair_t, n, view, hair_light_dir, albedo, hair_brk) * hair_light_rgb * ao;
     }
     if (sun_on > 0.5) {                           // the dominant light, with cast shadows
         float ndl = max(dot(n, sun_dir), 0.0);
@@ -365,7 +448,11 @@ void main() {
         vec3 h = normalize(sun_dir - view);
         float shin = (material == 3 || material == 4 || material == 8) ? 400.0 : mix(60.0, 8.0, rough);
         float spec_sun = fres * (shin + 8.0) / 8.0 * pow(max(dot(n, h), 0.0), shin);
+        if (material == 9 || material == 11) spec_sun = 0.0;
         c += (albedo + spec_sun) * sun_rgb * ndl * lit * mix(1.0, ao, 0.5);
+        // (the shell's sun highlight is left out: it shows mostly between the cards, and the
+        // skin program is the most expensive one)
+        if (material != 0 && hair_amt > 0.0) c += hair_spec(hair_t, n, view, sun_dir, albedo, hair_brk) * sun_rgb * lit;
     }
     // alpha carries the class; the eyelashes' alpha is their opacity (blended, class kept)
     float lash = lash_opacity * smoothstep(0.35, 0.75, texture(detail, fract(v_uv) * vec2(3.0, 0.2)).a)
@@ -392,13 +479,21 @@ def shadow_vs() -> str:
                             "    gl_Position = vec4(q.x, q.y, -q.z, 1.0);")
 
 
-def face_fs(cornea: bool = False, material: int | None = None) -> str:
+def hair_vs() -> str:
+    """FACE_VS with the hair cards' tangent attribute."""
+    return FACE_VS.replace("#version 330", "#version 330\n#define HAIR_CARDS 1", 1)
+
+
+def face_fs(cornea: bool = False, material: int | None = None, hair_cards: bool = False) -> str:
     """The shading program. The variant with ``cornea`` may discard (slower on llvmpipe, which
     then cannot reject hidden fragments before shading), so only the sclera uses it. With
     ``material`` the material is a constant and the compiler drops the other branches: llvmpipe
     runs every branch a group of fragments takes, so big single-material draws (skin, clothing)
-    get their own program."""
+    get their own program. ``hair_cards``: the program of the hair cards and the long-hair sheet,
+    which discards the strands' gaps (alpha test) and takes the cards' tangents."""
     src = FACE_FS
+    if hair_cards:
+        src = src.replace("#version 330", "#version 330\n#define HAIR_CARDS 1", 1)
     if cornea:
         src = src.replace("#version 330", "#version 330\n#define CORNEA 1", 1)
     if material is not None:

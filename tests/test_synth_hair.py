@@ -1,0 +1,83 @@
+"""Strand-card hair of the synthetic generator (issue 4, realism item 1): the cards are drawn as
+FaceSynthetics class 13, hide what they cover through the depth buffer, leave the rest of the
+render alone and depend only on (seed, index). The texture test needs nothing; the others have
+the requirements of tests/test_synth.py (ICT assets, headless OpenGL)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from test_synth import SIZE, cache_path, frontal, gen  # noqa: F401  (session fixtures)
+
+HAIR = 13
+
+
+def test_strand_texture_has_strands_with_uneven_tips():
+    from landmark3d.synth.hair import STRAND_TEX_H, STRAND_TEX_W, strand_texture
+
+    tex = strand_texture()
+    assert tex.shape == (STRAND_TEX_H, STRAND_TEX_W, 4) and tex.dtype == np.uint8
+    alpha = tex[..., 3] / 255.0
+    rows = alpha.mean(axis=1)
+    # dense at the root, thinning out towards the tip, where a few strands still reach
+    assert rows[: STRAND_TEX_H // 3].mean() > 0.6
+    assert rows[-8:].mean() < 0.5 * rows[: STRAND_TEX_H // 3].mean()
+    assert (alpha[-STRAND_TEX_H // 8:] > 0.5).any()
+    # gaps between strands across the card (an alpha test shows what lies under them)
+    assert (alpha[STRAND_TEX_H // 4] < 0.5).any()
+    np.testing.assert_array_equal(tex, strand_texture())  # fixed seed
+
+
+def _short_haired(gen, start=0):
+    """Index of a short-haired image (no long-hair sheet, no beanie) from ``start`` on."""
+    for i in range(start, start + 200):
+        p = gen.params(i)
+        if p.hair_shape[2] > 0 and not p.hat and p.hair_curtain[0] == 0:
+            return i
+    raise AssertionError("no short-haired image in 200")
+
+
+def test_cards_depend_on_seed_and_index_and_culling_keeps_the_rest(gen):
+    cards = gen.renderer.hair_cards
+    i = _short_haired(gen)
+    p = gen.params(i)
+    a, b = cards.grow(p), cards.grow(copy.deepcopy(p))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    other = cards.grow(gen.params(_short_haired(gen, i + 1)))
+    assert other[0].shape != a[0].shape or not np.array_equal(other[0], a[0])
+    # culling by the camera drops far-side cards only: the kept ones are unchanged
+    rot = np.diag([-1.0, -1.0, 1.0])  # looking at the back of the head (model z -> camera -z)
+    culled = cards.grow(p, camera=(rot, np.array([0.0, 0.0, 60.0])))
+    kept = np.flatnonzero(np.isin(a[0][:, 0], culled[0][:, 0]))
+    assert 0 < len(culled[0]) < len(a[0])
+    for x, y in zip(a, culled):
+        np.testing.assert_array_equal(x[kept], y)
+    # no cards without hair or under a beanie
+    bald = copy.deepcopy(p)
+    bald.hair_shape[2] = 0.0
+    hat = copy.deepcopy(p)
+    hat.hat = 1
+    assert cards.grow(bald) is None and cards.grow(hat) is None
+
+
+def test_cards_are_hair_occlude_and_leave_the_rest_alone(gen, monkeypatch):
+    p = frontal(gen, _short_haired(gen, 10), pitch=25.0)  # from above: the crown in view
+    p.hair_shape[0] = 1.5                                 # a full head of hair
+    p.glasses[0] = p.hand[0] = p.mask[0] = p.headphones[0] = 0.0
+    with_cards, _, with_depth = gen.render_params([p])[0]
+    monkeypatch.setattr(gen.renderer.hair_cards, "grow", lambda *a, **k: None)
+    without, _, without_depth = gen.render_params([p])[0]
+    seg_a, seg_b = with_cards.segmentation, without.segmentation
+    changed = seg_a != seg_b
+    assert changed.sum() > 10                       # the cards show ...
+    assert (seg_a[changed] == HAIR).all()           # ... and every pixel they take is hair
+    assert (seg_a == HAIR).sum() > 0.05 * SIZE * SIZE
+    # where no hair is drawn, the render is what it was without cards
+    clear = (seg_a != HAIR) & (seg_b != HAIR)
+    np.testing.assert_array_equal(with_cards.image[clear], without.image[clear])
+    # opaque strands write depth: nearer than what they cover, never farther
+    assert (with_depth <= without_depth + 1e-4).all()
+    assert (with_depth[changed] < without_depth[changed]).all()
+
