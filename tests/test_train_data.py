@@ -104,6 +104,27 @@ def test_photometric_groups_switch_off():
         build_photometric(("blurr",))
 
 
+def test_gray_prob_sets_how_often_crops_turn_grey():
+    from landmark3d.data.augment import seed_photometric
+
+    others = tuple(g for g in PHOTOMETRIC_GROUPS if g != "gray")
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+
+    def grey_share(prob):
+        aug = build_photometric(others, gray_prob=prob)
+        grey = 0
+        for _ in range(200):
+            seed_photometric(aug, rng)
+            out = aug(image=image)["image"]
+            grey += bool(np.all(out[..., 0] == out[..., 1]) and np.all(out[..., 1] == out[..., 2]))
+        return grey / 200
+
+    assert grey_share(0.0) == 0.0
+    assert grey_share(1.0) == 1.0
+    assert 0.2 < grey_share(0.35) < 0.5
+
+
 def test_batch_sampler_resumes_mid_epoch():
     full = EpochBatchSampler(10, 3, seed=0)
     it = iter(full)

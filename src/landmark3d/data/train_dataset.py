@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..crop import CROP_SCALE, crop_from_points
-from .augment import CropJitter, build_photometric, flip_crop, random_crop, seed_photometric
+from .augment import GRAY_PROB, CropJitter, build_photometric, flip_crop, random_crop, seed_photometric
 from .facesynthetics import list_ids, read_sample
 from .sample import Sample
 
@@ -135,6 +135,7 @@ class CropConfig:
     augment: bool = True                 # random crop jitter + flip (off: the plain crop rule)
     photometric: bool = True             # albumentations corruptions (only when augment is on)
     aug_disable: tuple[str, ...] = ()    # photometric groups switched off
+    gray_prob: float = GRAY_PROB         # probability of converting a crop to grey
     flip: bool = True
     jitter: CropJitter = field(default_factory=CropJitter)
     box_scale: float = CROP_SCALE        # crop scale over a detector box (only with boxes)
@@ -185,7 +186,7 @@ class LandmarkDataset:
             image, pts, z = flip_crop(image, pts, z)
         if cfg.augment and cfg.photometric:
             if self._photometric is None:
-                self._photometric = build_photometric(tuple(cfg.aug_disable))
+                self._photometric = build_photometric(tuple(cfg.aug_disable), gray_prob=cfg.gray_prob)
             seed_photometric(self._photometric, rng)
             image = self._photometric(image=image)["image"]
         x = (image.astype(np.float32) / 255.0 - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)

@@ -12,7 +12,7 @@ import difflib
 import json
 from pathlib import Path
 
-from ..data.augment import PHOTOMETRIC_GROUPS
+from ..data.augment import GRAY_PROB, PHOTOMETRIC_GROUPS
 
 #: Backbones of :mod:`landmark3d.models.torch_models` (listed here so --help needs no torch).
 BACKBONE_NAMES = ("mobilenetv2", "resnet34", "tiny")
@@ -41,6 +41,7 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "augment": (True, "random crop scale/shift/rotation and horizontal flip"),
     "photometric": (True, "albumentations colour/blur/noise/JPEG/downscale/occluder corruptions"),
     "aug_disable": ([], f"switch off one photometric group (repeatable): {', '.join(PHOTOMETRIC_GROUPS)}"),
+    "gray_prob": (GRAY_PROB, "probability of the grey-scale photometric group"),
     "flip": (True, "random horizontal flip (with the 70-point permutation)"),
     "rotate_deg": (45.0, "largest random in-plane rotation, both directions"),
     "scale_min": (0.85, "smallest random crop scale, times the crop rule's"),

@@ -165,7 +165,7 @@ def train(cfg: dict) -> Path:
 
     spec = make_spec(cfg)
     crop_cfg = CropConfig(size=cfg["input_size"], augment=cfg["augment"], photometric=cfg["photometric"],
-                          aug_disable=tuple(cfg["aug_disable"]), flip=cfg["flip"],
+                          aug_disable=tuple(cfg["aug_disable"]), gray_prob=cfg["gray_prob"], flip=cfg["flip"],
                           jitter=CropJitter((cfg["scale_min"], cfg["scale_max"]), cfg["shift"], cfg["rotate_deg"]),
                           box_scale=cfg["box_scale"], mean=spec.mean, std=spec.std)
     train_ds, val_ds = build_data(cfg, crop_cfg)
