@@ -25,6 +25,7 @@ def relabel_folder(root: str | Path, *, cache: str | None = None, ict: str | Non
     from .assets import load_cache
     from .facemodel import FaceModel
     from .generator import project
+    from .writer import landmarks_text
 
     root = Path(root)
     metas = sorted(root.glob("*_meta.json"))
@@ -50,7 +51,7 @@ def relabel_folder(root: str | Path, *, cache: str | None = None, ict: str | Non
         moved.append(np.linalg.norm(old - xy, axis=1).max())
         # write-then-rename: an interrupted run leaves whole files, and hard-linked copies of a
         # folder (cp -al) keep their own labels
-        write_bytes_atomic(lm_path, "".join(f"{x:.6f} {y:.6f}\n" for x, y in xy).encode())
+        write_bytes_atomic(lm_path, landmarks_text(xy).encode())
         meta["landmarks_3d"] = np.round(cam, 5).tolist()
         meta["landmark_definition"] = DEFINITION
         write_bytes_atomic(path, json.dumps(meta).encode())

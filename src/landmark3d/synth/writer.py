@@ -17,6 +17,11 @@ from ..data.sample import Sample
 from .landmarks import DEFINITION
 
 
+def landmarks_text(points) -> str:
+    """The ``_ldmks.txt`` content: one ``x y`` line per point, 0-based pixel centres."""
+    return "".join(f"{x:.6f} {y:.6f}\n" for x, y in points)
+
+
 def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *, png_level: int = 1) -> str:
     """Write one sample under ``root`` named ``sample.name``; returns the id."""
     import cv2
@@ -26,7 +31,7 @@ def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *
     opts = [cv2.IMWRITE_PNG_COMPRESSION, png_level]
     if not cv2.imwrite(str(root / f"{sid}.png"), np.ascontiguousarray(sample.image[..., ::-1]), opts):
         raise OSError(f"{root / sid}.png: OpenCV could not write the image")
-    (root / f"{sid}_ldmks.txt").write_text("".join(f"{x:.6f} {y:.6f}\n" for x, y in sample.landmarks))
+    (root / f"{sid}_ldmks.txt").write_text(landmarks_text(sample.landmarks))
     if sample.segmentation is not None:
         cv2.imwrite(str(root / f"{sid}_seg.png"), sample.segmentation, opts)
     meta = {
