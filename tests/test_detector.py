@@ -156,3 +156,36 @@ def test_huge_photo_memory_stays_bounded(tmp_path, tiny_model):
     assert r.returncode == 0, r.stderr
     peak_mb = int(r.stdout.strip().splitlines()[-1])
     assert peak_mb < 400, f"peak RSS {peak_mb} MB"
+
+
+def test_flip_average_is_mirror_equivariant(tiny_model, face_image):
+    # Averaging a crop with its mirror makes the prediction for a mirrored photo exactly the mirror
+    # of the prediction for the photo (up to resampling); a single pass of a random model is not.
+    from landmark3d.schema import FLIP_PERM, flip_points
+
+    h, w = face_image.shape[:2]
+    box = np.array([[40.0, 50.0, 120.0, 150.0]])
+    mirrored_box = np.array([[w - 1 - 120.0, 50.0, w - 1 - 40.0, 150.0]])
+    mirrored = np.ascontiguousarray(face_image[:, ::-1])
+    for flip_average, expect_equal in ((True, True), (False, False)):
+        det = Detector(tiny_model, FixedBoxDetector(np.zeros((0, 5))), refine=False, flip_average=flip_average)
+        a = det(face_image, boxes=box)
+        b = det(mirrored, boxes=mirrored_box)
+        err = np.abs(flip_points(b.landmarks, w) - a.landmarks).max()
+        if expect_equal:
+            assert err < 0.05, err
+            np.testing.assert_allclose(b.sigma[:, FLIP_PERM], a.sigma, rtol=1e-3)
+        else:
+            assert err > 0.5, err
+
+
+def test_unflip_outputs_inverts_a_mirror():
+    from landmark3d.models.decode import unflip_outputs
+    from landmark3d.schema import FLIP_PERM
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(3, 70, 4))
+    mirrored = raw[:, FLIP_PERM].copy()
+    mirrored[..., 0] *= -1
+    np.testing.assert_allclose(unflip_outputs(mirrored), raw)
+    np.testing.assert_allclose(unflip_outputs(unflip_outputs(raw)), raw)

@@ -33,12 +33,14 @@ class Detector:
         device: ``"cpu"`` or ``"cuda"`` (ONNX Runtime needs its CUDA build; torch models need torch).
         threads: intra-op threads of the landmark model (``None`` = the runtime's default).
         refine: run the second pass from the first pass's landmarks (recommended).
+        flip_average: also run each crop mirrored and average the two predictions (test-time
+            augmentation: twice the landmark-model time for a smaller error).
 
     Raises :class:`~landmark3d.errors.ModelLoadError` for a model that can't be loaded.
     """
 
     def __init__(self, model=None, detector="default", *, device: str = "cpu",
-                 threads: int | None = None, refine: bool = True):
+                 threads: int | None = None, refine: bool = True, flip_average: bool = False):
         from .models.runtime import load_model
 
         self.model = load_model(model, device=device, threads=threads)
@@ -46,6 +48,7 @@ class Detector:
         self._detector_arg = detector
         self._face_detector = None
         self.refine = refine
+        self.flip_average = flip_average
 
     @property
     def face_detector(self):
@@ -136,7 +139,7 @@ class Detector:
         return [crop_from_box(b, s, scale=cs) for p in work for b in p[boxes_key]]
 
     def _predict(self, work, crops: list[Crop], batch_size: int = 32):
-        from .models.decode import decode_outputs
+        from .models.decode import decode_outputs, unflip_outputs
 
         images = []
         k = 0
@@ -144,8 +147,14 @@ class Detector:
             for _ in range(len(p["face_boxes"])):
                 images.append(crops[k].warp(p["rgb"]))
                 k += 1
-        raw = np.concatenate([self.model(np.stack(images[i:i + batch_size]))
-                              for i in range(0, len(images), batch_size)])
+        images = np.stack(images)
+
+        def run(batch):
+            return np.concatenate([self.model(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)])
+
+        raw = run(images)
+        if self.flip_average:
+            raw = 0.5 * (raw + unflip_outputs(run(np.ascontiguousarray(images[:, :, ::-1]))))
         return decode_outputs(raw, crops, self.spec)
 
     def _landmarks(self, work) -> None:

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame (default: %(default)s)")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                    help="second pass from the first pass's landmarks (default: on)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar on stderr")
 
 
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         boxes_by_name = read_boxes_file(args.boxes) if args.boxes else None
-        detector = Detector(args.model, args.detector, device=args.device, threads=args.threads, refine=args.refine)
+        detector = Detector(args.model, args.detector, device=args.device, threads=args.threads, refine=args.refine,
+                            flip_average=args.flip_average)
     except (Landmark3dError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="landmark model threads")
     parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                         help="the pipeline's second pass from the first pass's landmarks (default: on)")
+    parser.add_argument("--flip-average", action="store_true",
+                   help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
 
 
 def make_predictor(args):
@@ -47,7 +49,7 @@ def make_predictor(args):
     from ..detector import Detector
 
     return Detector(model=args.model, detector=args.detector, device=args.device, threads=args.threads,
-                    refine=args.refine)
+                    refine=args.refine, flip_average=args.flip_average)
 
 
 def _model_label(args) -> str:

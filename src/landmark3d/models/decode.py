@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from ..crop import Crop
+from ..schema import FLIP_PERM
 from .spec import ModelSpec
 
 #: log sigma is clamped to this range (crop pixels) before exponentiating, as in the GNLL loss.
@@ -32,3 +33,13 @@ def decode_outputs(raw: np.ndarray, crops: Sequence[Crop], spec: ModelSpec):
             # z is in crop-normalised units (half the crop side = 1)
             z[i] = raw[i, :, spec.channel("z")] * (crop.size / 2.0) / crop.scale
     return landmarks, sigma, z
+
+
+def unflip_outputs(raw_flipped: np.ndarray) -> np.ndarray:
+    """Raw outputs (B, 70, C) of horizontally mirrored crops -> outputs for the crops themselves.
+
+    In the network's [-1, 1] pixel-centre coordinates a mirror is ``x -> -x``; left and right
+    points swap by the flip permutation; y, log sigma and z (depth) are unchanged by a mirror."""
+    out = np.array(raw_flipped, dtype=np.float64)[:, FLIP_PERM, :]
+    out[..., 0] = -out[..., 0]
+    return out
