@@ -126,3 +126,22 @@ def test_sigma_scale_is_stored_and_multiplies_sigma_only(tmp_path, ckpt, capsys)
     np.testing.assert_allclose(b.sigma, 2.5 * a.sigma, rtol=1e-6)
     np.testing.assert_array_equal(b.landmarks, a.landmarks)
     assert main(["export", str(ckpt), "--out", str(tmp_path / "bad.onnx"), "--sigma-scale", "0"]) == 2
+
+
+def test_export_parity_with_the_integral_head(tmp_path):
+    spec = ModelSpec("tiny_int", "tiny", 48, channels=("x", "y", "log_sigma"), head="integral")
+    torch.manual_seed(1)
+    model = build_model(spec)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 3, 48, 48))
+        model.integral.logits.weight.mul_(50.0)   # peaked heatmaps: the soft-argmax must carry over
+    path = tmp_path / "int.pt"
+    checkpoint.save_atomic({"spec": spec.to_json(), "model": model.state_dict(), "step": 1,
+                            "config": json.dumps({"batch_size": 4, "seed": 0})}, path)
+    report = export_onnx(path, tmp_path / "int.onnx")
+    assert report["max_abs_diff"] <= FP32_TOLERANCE
+    x = np.random.default_rng(0).normal(size=(3, 3, 48, 48)).astype(np.float32)
+    got, ref = run_onnx(tmp_path / "int.onnx", x), reference(path, x)
+    assert np.abs(got - ref).max() <= FP32_TOLERANCE
+    assert np.ptp(ref[..., 0]) > 0.05  # the outputs vary: parity is not between two constants

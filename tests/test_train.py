@@ -28,9 +28,25 @@ def weights(path):
 @pytest.mark.parametrize("backbone,channels", [("tiny", ("x", "y", "log_sigma", "z")),
                                                ("mobilenetv2", ("x", "y", "log_sigma")),
                                                ("resnet34", ("x", "y"))])
-def test_build_model_output_shape(backbone, channels):
-    model = build_model(ModelSpec("m", backbone, 32, channels=channels, loss="gnll" if len(channels) > 2 else "mse"))
+@pytest.mark.parametrize("head", ["regression", "integral"])
+def test_build_model_output_shape(backbone, channels, head):
+    model = build_model(ModelSpec("m", backbone, 32, channels=channels, loss="gnll" if len(channels) > 2 else "mse",
+                                  head=head))
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 70, len(channels))
+
+
+def test_soft_argmax_uses_the_crop_pixel_centre_convention():
+    from landmark3d.crop import Crop
+    from landmark3d.models.torch_models import soft_argmax
+
+    logits = torch.full((1, 2, 8, 8), -1e4)
+    logits[0, 0, 1, 3] = 0.0                       # all mass on row 1, column 3
+    logits[0, 1, :, :] = 0.0                       # uniform: the map's centre
+    xy = soft_argmax(logits)[0].numpy()
+    # a stride-16 map of a 128 crop: cell (1, 3) covers crop pixels x 48..63, y 16..31
+    crop = Crop(matrix=np.eye(2, 3), size=128)
+    np.testing.assert_allclose(xy[0], crop.normalize(np.array([3 * 16 + 7.5, 1 * 16 + 7.5])), atol=1e-6)
+    np.testing.assert_allclose(xy[1], [0.0, 0.0], atol=1e-6)
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
@@ -40,10 +56,10 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor():
     assert lr_at(100, 100, 1.0, 10, 0.01) == pytest.approx(0.01)
 
 
-@pytest.mark.parametrize("loss", ["mse", "gnll"])
-def test_tiny_model_overfits_eight_images(tmp_path, data, loss):
-    cfg = tiny_cfg(tmp_path, data, loss=loss, augment=False, batch_size=8, steps=150, lr=3e-3, warmup_steps=10,
-                   ema=False, log_interval=10, ckpt_interval=1000, grad_clip=0.0, input_size=32)
+@pytest.mark.parametrize("loss,head", [("mse", "regression"), ("gnll", "regression"), ("gnll", "integral")])
+def test_tiny_model_overfits_eight_images(tmp_path, data, loss, head):
+    cfg = tiny_cfg(tmp_path, data, loss=loss, head=head, augment=False, batch_size=8, steps=150, lr=3e-3,
+                   warmup_steps=10, ema=False, log_interval=10, ckpt_interval=1000, grad_clip=0.0, input_size=32)
     run = train(cfg)
     rows = list(csv.DictReader(open(run / "log.csv")))
     first, last = float(rows[0]["loss_xy"]), float(rows[-1]["loss_xy"])
@@ -184,3 +200,15 @@ def test_init_starts_from_another_runs_weights(tmp_path, data):
     # not the other way: an MSE model has no log sigma to start a GNLL head from
     with pytest.raises(ValueError, match="log_sigma missing"):
         train(tiny_cfg(tmp_path, data, name="bad", init=str(mse / "last.pt"), loss="gnll"))
+
+
+def test_init_from_a_regression_run_starts_an_integral_head(tmp_path, data):
+    first = train(tiny_cfg(tmp_path, data, name="reg"))
+    start = torch.load(first / "last.pt", weights_only=True)["model"]
+    integral = train(tiny_cfg(tmp_path, data, name="int", head="integral", init=str(first / "last.pt"), steps=1,
+                              lr=0.0, ema=False))
+    ck = torch.load(integral / "last.pt", weights_only=True)
+    assert ModelSpec.from_json(ck["spec"]).head == "integral"
+    params = [k for k in start if start[k].dtype.is_floating_point and "running_" not in k]
+    assert all(torch.equal(start[k], ck["model"][k]) for k in params)   # backbone and linear head kept
+    assert any(k.startswith("integral.") for k in ck["model"])          # the new branch is there

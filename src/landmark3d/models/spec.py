@@ -40,6 +40,7 @@ class ModelSpec:
     num_landmarks: int = 70
     provisional: bool = False
     sigma_scale: float = 1.0  # multiplies exp(log_sigma): calibration fitted after training
+    head: str = "regression"  # torch architecture of the head (torch_models.HEADS); ONNX needs no change
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -16,6 +16,8 @@ from ..data.augment import GRAY_PROB, PHOTOMETRIC_GROUPS
 
 #: Backbones of :mod:`landmark3d.models.torch_models` (listed here so --help needs no torch).
 BACKBONE_NAMES = ("mobilenetv2", "resnet34", "tiny")
+#: Heads of :mod:`landmark3d.models.torch_models`.
+HEAD_NAMES = ("regression", "integral")
 
 #: name -> (default, help). Booleans become --name / --no-name flags.
 OPTIONS: dict[str, tuple[object, str]] = {
@@ -35,6 +37,8 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "ema_decay": (0.998, "EMA decay per step"),
     "loss": ("gnll", "'gnll' (x, y, log sigma; design.md's Gaussian NLL) or 'mse'"),
     "backbone": ("mobilenetv2", f"one of {', '.join(BACKBONE_NAMES)} ('tiny' is for tests)"),
+    "head": ("regression", "'regression' (pooled features -> linear) or 'integral' (x, y by soft-argmax of "
+                           "stride-16 heatmaps plus a linear residual; sigma and z as in 'regression')"),
     "input_size": (128, "crop side S in pixels"),
     "z": (False, "also predict depth z (trained on samples that carry 3D landmarks)"),
     "z_weight": (1.0, "weight of the depth L1 term"),
@@ -82,7 +86,7 @@ SESSION_OPTIONS = ("resume", "max_minutes", "stop_after", "progress", "workers",
 
 
 #: Options limited to a set of values.
-CHOICES = {"loss": ("gnll", "mse"), "backbone": BACKBONE_NAMES}
+CHOICES = {"loss": ("gnll", "mse"), "backbone": BACKBONE_NAMES, "head": HEAD_NAMES}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-minutes", type=float, default=0.7, help="time kept for export and copying")
     p.add_argument("--backbone", default="mobilenetv2", choices=("mobilenetv2", "resnet34", "tiny"))
     p.add_argument("--loss", default="gnll", choices=("gnll", "mse"))
+    p.add_argument("--head", default="regression", choices=("regression", "integral"))
     p.add_argument("--input-size", type=int, default=192)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if left <= 0.2:
             raise RuntimeError(f"no time left to train ({left:.2f} min); raise --minutes or lower --count")
         cfg.update(name=args.name, output=str(args.work / "runs"), data=data, backbone=args.backbone, loss=args.loss,
-                   input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
+                   head=args.head, input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
                    warmup_steps=min(500, max(1, args.steps // 20)), workers=args.workers, z=args.z,
                    photometric=args.photometric, aflw=args.aflw, seed=args.seed, max_minutes=left,
                    fit_steps_to_time=True, progress=args.progress, provisional=args.provisional,

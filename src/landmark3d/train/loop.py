@@ -50,7 +50,7 @@ def make_spec(cfg: dict) -> ModelSpec:
     channels = ("x", "y") + (("log_sigma",) if cfg["loss"] == "gnll" else ()) + (("z",) if cfg["z"] else ())
     return ModelSpec(name=f"{cfg['backbone']}_{cfg['loss']}", backbone=cfg["backbone"],
                      input_size=cfg["input_size"], channels=channels, loss=cfg["loss"],
-                     provisional=bool(cfg["provisional"]))
+                     provisional=bool(cfg["provisional"]), head=cfg["head"])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -132,6 +132,10 @@ def _init_state(init: dict, spec: ModelSpec, source) -> dict:
     state = dict(init["model"])
     if old.backbone != spec.backbone:
         raise ValueError(f"{source}: its backbone is {old.backbone}, this run's {spec.backbone}; drop --init")
+    if old.head != spec.head:
+        # backbone and linear head carry over; a new integral branch starts fresh (from the model's
+        # own initialisation: the caller loads with these keys missing), an unused one is dropped
+        state = {k: v for k, v in state.items() if not k.startswith("integral.")}
     if old.channels == spec.channels:
         return state
     missing = [c for c in spec.channels if c not in old.channels]
@@ -185,7 +189,10 @@ def train(cfg: dict) -> Path:
         init = checkpoint.load(cfg["init"], map_location="cpu")
         # the weights it infers with (EMA when it kept one); a head with other channels keeps the rows
         # this run's channels share (a GNLL run can start an MSE run: x, y[, z] rows)
-        model.load_state_dict(_init_state(init, spec, cfg["init"]))
+        missing, unexpected = model.load_state_dict(_init_state(init, spec, cfg["init"]), strict=False)
+        if unexpected or any(not k.startswith("integral.") for k in missing):
+            raise ValueError(f"{cfg['init']}: its weights do not fit this model (missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]}); drop --init")
     model = model.to(device)
     cuda = device.type == "cuda"
     if cfg["channels_last"]:
