@@ -30,8 +30,8 @@ def _front_z(v, face, x, y, r=0.25):
 def test_only_jaw_and_brows_move_and_the_definition_is_symmetric(mesh):
     v, ict, ours, _ = mesh
     moved = set(np.flatnonzero(ours != ict))
-    assert moved and moved <= set(range(4, 13)) | set(range(17, 27))
-    for a, b in [(i, 16 - i) for i in range(4, 8)] + [(i, 43 - i) for i in range(17, 22)]:
+    assert moved and moved <= set(range(0, 17)) | set(range(17, 27))
+    for a, b in [(i, 16 - i) for i in range(0, 8)] + [(i, 43 - i) for i in range(17, 22)]:
         np.testing.assert_allclose(v[ours[a]] * [-1, 1, 1], v[ours[b]], atol=0.05)
     assert abs(v[ours[8], 0]) < 0.05
 
@@ -48,6 +48,25 @@ def test_jaw_points_sit_on_the_frontal_outline_outside_icts(mesh):
         drop = _front_z(v, face, *p) - _front_z(v, face, *(p + 0.3 * d))
         assert drop > 0.6, (i, drop)
     assert v[ours[8], 1] < v[ict[8], 1] - 0.2  # the chin point is on the chin's lower outline
+
+
+def test_side_jaw_points_are_the_widest_point_in_front_of_the_ear(mesh):
+    from landmark3d.synth.landmarks import BAND_CM
+
+    v, ict, ours, face = mesh
+    for i in range(0, 5):
+        x, _, z = v[ours[i]]
+        y = v[ict[i], 1]  # the rule's band is at ICT's height
+        # further out and further back than ICT's point on the flat side of the face ...
+        assert abs(x) >= abs(v[ict[i], 0]) + 0.1 and z < v[ict[i], 2] - 0.5, i
+        # ... and nothing of the face at that height between the two is wider
+        band = face[(np.abs(v[face, 1] - y) < BAND_CM) & (v[face, 0] < 0)
+                    & (v[face, 2] > z) & (v[face, 2] < v[ict[i], 2])]
+        assert np.abs(v[band, 0]).max() <= abs(x) + 1e-6, i
+        # and at the ear's heights (0-2) it is not on the ear, which stands out further
+        if i <= 2:
+            row = face[(np.abs(v[face, 1] - y) < BAND_CM) & (v[face, 0] < 0)]
+            assert abs(x) < np.abs(v[row, 0]).max() - 0.5, i
 
 
 def test_brow_points_sit_on_the_brow_ridge_crest(mesh):

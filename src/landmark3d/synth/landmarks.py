@@ -11,15 +11,20 @@ the chin ~5.9 % lower, the brows 4-11 % lower than our points (benchmarks/landma
 The rules below use only the neutral mesh, seen from the front (orthographic, along the model's
 +z), no labels of any dataset:
 
-- **jaw 4-12**: walking outwards from ICT's vertex, away from the nose tip, the first point where
+- **jaw 0-4** (the side of the face): at the height of ICT's vertex, the widest point of the face
+  in front of the ear: walking back from ICT's vertex in depth, the vertex furthest from the mid-line
+  before the surface turns sharply outwards (more than ``EAR_STEP_CM`` per ``SIDE_BIN_CM`` of depth:
+  the root of the ear). ICT's points sit 1-3 cm further forward on the flat side of the face, which
+  is edge-on from the front too, so a frontal outline rule cannot tell them apart; in a profile
+  they lie on the cheek where labels put the back of the jaw, in front of the ear.
+- **jaw 5-11**: walking outwards from ICT's vertex, away from the nose tip, the first point where
   the front surface turns away from the viewer (its depth falls faster than ``EDGE_SLOPE`` cm per cm,
   i.e. the surface is within ~14 deg of edge-on): the frontal occluding contour of jaw and chin.
 - **brows 17-26**: on the vertical through ICT's vertex, the crest of the brow ridge (the most
   forward vertex of the front surface within ``BROW_SEARCH_CM`` below and above it, after
   removing the forehead's sideways slope).
 
-Jaw 0-3 / 13-16 (at the side of the face, near the ears) and every other point keep ICT's
-vertices. Both sides are computed on the subject's right (model -x) and mirrored, so the
+Every other point keeps ICT's vertex. Both sides are computed on the subject's right (model -x) and mirrored, so the
 definition stays symmetric (the flip permutation relies on it).
 """
 from __future__ import annotations
@@ -27,13 +32,17 @@ from __future__ import annotations
 import numpy as np
 
 #: bumps whenever the rules change; written into each rendered sample's sidecar
-DEFINITION = "ict-geometric-jaw-brows-1"
+DEFINITION = "ict-geometric-jaw-brows-2"
 
 EDGE_SLOPE = 4.0        # depth drop per unit radial distance where the jaw's outline is
 BROW_SEARCH_CM = (1.5, 1.0)  # below, above ICT's brow vertex
 BAND_CM = 0.15          # half-width of the strip of vertices that samples a profile
 BIN_CM = 0.05
-JAW = range(4, 9)       # subject's right half incl. the chin; 9-12 are their mirrors
+SIDE = range(0, 5)      # subject's right side of the face; 12-16 mirror
+SIDE_BIN_CM = 0.25      # depth step of the walk back towards the ear
+EAR_STEP_CM = 0.2       # a wider step outwards than this between depth bins is the ear's root
+SIDE_SEARCH_CM = 4.0    # how far back (depth) the walk may go
+JAW = range(5, 9)       # subject's right half incl. the chin; 9-11 are their mirrors
 BROWS = range(17, 22)   # subject's right brow; 22-26 mirror
 NOSE_TIP = 30
 
@@ -58,6 +67,24 @@ def _nearest(points: np.ndarray, ids: np.ndarray, target: np.ndarray) -> int:
     return int(ids[np.argmin(np.linalg.norm(points[ids] - target, axis=1))])
 
 
+def _widest_in_front_of_ear(v: np.ndarray, face: np.ndarray, start: int) -> int:
+    """The face vertex furthest from the mid-line (|x|) in a thin horizontal band at ``start``'s
+    height, walking back in depth from ``start`` until the ear's root (see the module doc)."""
+    x0, y0, z0 = v[start]
+    band = face[(np.abs(v[face, 1] - y0) < BAND_CM) & (np.sign(v[face, 0]) == np.sign(x0))]
+    best, widest = start, abs(x0)
+    for z in np.arange(z0, z0 - SIDE_SEARCH_CM, -SIDE_BIN_CM):
+        b = band[np.abs(v[band, 2] - z) < SIDE_BIN_CM / 2]
+        if not len(b):
+            continue
+        k = b[np.argmax(np.abs(v[b, 0]))]
+        if abs(v[k, 0]) > widest + EAR_STEP_CM:
+            break
+        if abs(v[k, 0]) > widest:
+            best, widest = int(k), abs(v[k, 0])
+    return best
+
+
 def label_vertices(neutral: np.ndarray, ict_landmarks: np.ndarray, face_vertices: np.ndarray) -> np.ndarray:
     """(68,) vertex ids of our iBUG points on the mesh ``neutral`` (V, 3), model frame (x: subject's
     left, y up, z forward, cm). ``ict_landmarks``: ICT's 68 ids; ``face_vertices``: ids of the
@@ -67,6 +94,8 @@ def label_vertices(neutral: np.ndarray, ict_landmarks: np.ndarray, face_vertices
     out = np.asarray(ict_landmarks, np.int64).copy()
     pts = v[face]
     centre = v[out[NOSE_TIP], :2]
+    for i in SIDE:
+        out[i] = _widest_in_front_of_ear(v, face, out[i])
     for i in JAW:
         d = v[out[i], :2] - centre
         r0 = np.linalg.norm(d)
@@ -89,7 +118,7 @@ def label_vertices(neutral: np.ndarray, ict_landmarks: np.ndarray, face_vertices
         strip = win[np.abs(v[win, 0] - x) < BAND_CM]
         out[i] = int(strip[np.argmax(v[strip, 2] - slope * (v[strip, 0] - x))])
     # mirror: 16-i for the jaw, 26-(i-17) for the brows; x -> -x
-    for i in list(JAW)[:-1]:
+    for i in [*SIDE, *JAW][:-1]:
         out[16 - i] = _nearest(v, face, v[out[i]] * [-1, 1, 1])
     for i in BROWS:
         out[43 - i] = _nearest(v, face, v[out[i]] * [-1, 1, 1])
