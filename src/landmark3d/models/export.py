@@ -141,7 +141,8 @@ def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, fp1
         "| field | value |", "|---|---|",
         f"| file | `{onnx_path.name}` ({size_mb:.1f} MiB, {'fp16' if fp16 else 'fp32'} weights) |",
         f"| backbone | {spec.backbone} ({'torchvision, ' if spec.backbone != 'tiny' else 'test-only, '}trained from scratch) |",
-        f"| head | global average pool + linear to 70 x ({', '.join(spec.channels)}) |",
+        f"| head | global average pool + linear to 70 x ({', '.join(spec.channels)})"
+        + (" + soft-argmax x, y of stride-16 heatmaps (integral)" if spec.head == "integral" else "") + " |",
         f"| input | `{INPUT_NAME}` float32 (B, 3, {spec.input_size}, {spec.input_size}) RGB, "
         f"(pixel/255 - {spec.mean[0]}) / {spec.std[0]}, crop rule scale {spec.crop_scale} |",
         f"| output | `{OUTPUT_NAME}` (B, 70, {len(spec.channels)}): {', '.join(spec.channels)} |",
