@@ -190,7 +190,8 @@ def train(cfg: dict) -> Path:
         # the weights it infers with (EMA when it kept one); a head with other channels keeps the rows
         # this run's channels share (a GNLL run can start an MSE run: x, y[, z] rows)
         missing, unexpected = model.load_state_dict(_init_state(init, spec, cfg["init"]), strict=False)
-        if unexpected or any(not k.startswith("integral.") for k in missing):
+        new_branch = ModelSpec.from_json(init["spec"]).head != spec.head  # its keys may be missing
+        if unexpected or any(not (new_branch and k.startswith("integral.")) for k in missing):
             raise ValueError(f"{cfg['init']}: its weights do not fit this model (missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]}); drop --init")
     model = model.to(device)
