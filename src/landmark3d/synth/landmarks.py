@@ -12,9 +12,9 @@ The rules below use only the neutral mesh, seen from the front (orthographic, al
 +z), no labels of any dataset:
 
 - **jaw 0-4** (the side of the face): at the height of ICT's vertex, the widest point of the face
-  in front of the ear: walking back from ICT's vertex in depth, the vertex furthest from the mid-line
-  before the surface turns sharply outwards (more than ``EAR_STEP_CM`` per ``SIDE_BIN_CM`` of depth:
-  the root of the ear). ICT's points sit 1-3 cm further forward on the flat side of the face, which
+  in front of the ear: walking back from ICT's vertex in depth (bins of ``SIDE_BIN_CM``), the vertex
+  furthest from the mid-line before the surface steps out more than ``EAR_STEP_CM`` beyond the
+  widest point so far (the ear). ICT's points sit 1-3 cm further forward on the flat side of the face, which
   is edge-on from the front too, so a frontal outline rule cannot tell them apart; in a profile
   they lie on the cheek where labels put the back of the jaw, in front of the ear.
 - **jaw 5-11**: walking outwards from ICT's vertex, away from the nose tip, the first point where
@@ -24,8 +24,8 @@ The rules below use only the neutral mesh, seen from the front (orthographic, al
   forward vertex of the front surface within ``BROW_SEARCH_CM`` below and above it, after
   removing the forehead's sideways slope).
 
-Every other point keeps ICT's vertex. Both sides are computed on the subject's right (model -x) and mirrored, so the
-definition stays symmetric (the flip permutation relies on it).
+Every other point keeps ICT's vertex. Both sides are computed on the subject's right (model -x)
+and mirrored, so the definition stays symmetric (the flip permutation relies on it).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ BAND_CM = 0.15          # half-width of the strip of vertices that samples a pro
 BIN_CM = 0.05
 SIDE = range(0, 5)      # subject's right side of the face; 12-16 mirror
 SIDE_BIN_CM = 0.25      # depth step of the walk back towards the ear
-EAR_STEP_CM = 0.2       # a wider step outwards than this between depth bins is the ear's root
+EAR_STEP_CM = 0.2       # a step out beyond the widest point so far larger than this is the ear
 SIDE_SEARCH_CM = 4.0    # how far back (depth) the walk may go
 JAW = range(5, 9)       # subject's right half incl. the chin; 9-11 are their mirrors
 BROWS = range(17, 22)   # subject's right brow; 22-26 mirror
