@@ -17,11 +17,17 @@ if compgen -G ".whl/*.whl" > /dev/null; then
   export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
 export PYTHONPATH="$here/src:${PYTHONPATH:-}"
+# A carried .cache/ (git-ignored) may hold the prepared ICT cache and the HDRIs (../shared does not travel).
+if [ -f .cache/ict_facekit_v1.npz ]; then export LANDMARK3D_CACHE="$here/.cache"; fi
+if [ -d .cache/hdri ]; then export LANDMARK3D_HDRI="$here/.cache/hdri"; fi
 nvidia_egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 if [ -f "$nvidia_egl" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES="$nvidia_egl"; fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONUNBUFFERED=1
 py="${PYTHON:-python3}"
 [ -x "$here/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && py="$here/.venv/bin/python"
+# Say which OpenGL renderer the generator will get (llvmpipe = CPU), before spending the budget.
+"$py" -c "import moderngl; c = moderngl.create_context(standalone=True, backend='egl'); print('OpenGL:', c.info['GL_RENDERER'])" \
+  || echo "WARNING: no EGL context; rendering will fail (see ../shared/docs/gpu.md)" >&2
 aflw=()
 shared="${LANDMARK3D_SHARED:-$here/../shared}"
 if [ -f "$shared/data/aflw2000-3d-dev/ground_truth.npz" ]; then aflw=(--aflw "$shared/data/aflw2000-3d-dev"); fi

@@ -120,3 +120,16 @@ def test_build_cache_from_the_published_archive(tmp_path, capsys):
     assert a.expression_names[0] == "browDown_L" and len(a.expression_names) == 53
     assert out.stat().st_size < 40e6
     assert np.isfinite(a.identity.astype(np.float32)).all()
+
+
+def test_max_seconds_stops_rendering_and_counts_what_was_written(gen, tmp_path):
+    """Past the deadline no new chunk starts: the folder holds exactly the images the summary counts."""
+    from landmark3d.data import facesynthetics
+    from landmark3d.synth.parallel import CHUNK, render_to_folder
+
+    summary = render_to_folder(tmp_path / "cut", count=50 * CHUNK, size=32, seed=5, workers=1, progress=False,
+                               max_seconds=0.0, cache=gen.config.cache, hdri=gen.config.hdri)
+    assert summary["written"] == 0 and facesynthetics.list_ids(tmp_path / "cut") == []
+    summary = render_to_folder(tmp_path / "full", count=3, size=32, seed=5, workers=1, progress=False,
+                               max_seconds=600.0, cache=gen.config.cache, hdri=gen.config.hdri)
+    assert summary["written"] == 3 and len(facesynthetics.list_ids(tmp_path / "full")) == 3

@@ -169,10 +169,27 @@ def test_fit_steps_to_time_ends_the_schedule_within_the_budget(tmp_path, data):
 
     t = time.time()
     run = train(tiny_cfg(tmp_path, data, steps=100000, max_minutes=0.05, fit_steps_to_time=True, input_size=32,
-                         log_interval=10, ckpt_interval=100000))
+                         log_interval=10, ckpt_interval=100000, warmup_steps=5000))
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == ck["scheduler"]["total"] < 100000   # finished the (fitted) schedule, not cut short
+    assert ck["scheduler"]["warmup"] <= max(1, ck["scheduler"]["total"] // 5)  # warm-up shrank with the run
     assert time.time() - t < 30
+
+
+def test_loader_worker_processes_do_not_hang(tmp_path, data):
+    """Forked loader workers after the parent used OpenCV (the preview): a run must finish, not
+    deadlock (cv2.setNumThreads in a worker did, here and on the GPU machine)."""
+    import subprocess
+    import sys
+
+    cfg = tiny_cfg(tmp_path, data, workers=2, steps=4, preview=True)
+    # a large resize starts OpenCV's thread pool in the parent, as real-size images do
+    code = ("import json, cv2, numpy as np\nfrom landmark3d.train.loop import train\n"
+            "cv2.resize(np.zeros((2048, 2048, 3), np.uint8), (1500, 1500))\n"
+            f"train(json.loads({json.dumps(json.dumps(cfg))}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert torch.load(tmp_path / "runs" / "t" / "last.pt", weights_only=True)["step"] == 4
 
 
 def test_init_starts_from_another_runs_weights(tmp_path, data):

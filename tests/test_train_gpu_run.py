@@ -44,6 +44,23 @@ def test_gpu_run_on_given_data(tmp_path):
     assert summary["train_config"]["backbone"] == "tiny"
 
 
+def test_keep_checkpoint_returns_a_slim_checkpoint_that_exports(tmp_path):
+    import torch
+
+    from landmark3d.models.export import export_onnx
+
+    data = write_dataset(tmp_path / "d", n=10, size=64)
+    out = tmp_path / "out"
+    rc = main(["--out", str(out), "--work", str(tmp_path / "w"), "--data", str(data), "--keep", "checkpoint", *TINY])
+    assert rc == 0, (out / "run.log").read_text()
+    assert not (out / "gpu.onnx").exists() and (out / "gpu.ckpt.pt").exists()
+    slim = torch.load(out / "gpu.ckpt.pt", weights_only=True)
+    assert "optimizer" not in slim and slim["step"] == 3
+    assert all(v.dtype == torch.float16 for v in slim["model"].values() if v.is_floating_point())
+    report = export_onnx(out / "gpu.ckpt.pt", tmp_path / "again.onnx")
+    assert report["max_abs_diff"] <= report["tolerance"]
+
+
 def test_gpu_script_renders_trains_exports(tmp_path):
     """The real command as a subprocess, rendering with the generator (skipped without its assets)."""
     shared = Path(os.environ.get("LANDMARK3D_SHARED", ROOT / ".." / "shared"))

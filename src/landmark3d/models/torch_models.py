@@ -123,11 +123,13 @@ class LandmarkRegressor(nn.Module):
                 last = layer(last)
                 if i == self.tap:
                     tap = last
-        f = self.pool(last).flatten(1)                                  # (B, F)
-        out = self.head(f).view(-1, self.num_landmarks, self.num_channels)  # (B, 70, C)
+        f = self.pool(last).flatten(1).float()                          # (B, F)
+        # The head runs in fp32 even under bf16 autocast (GPU training): bf16 would round x, y to
+        # ~1/256 of the crop's half-side, about 0.3 px of a 160 px crop.
+        with torch.autocast(device_type=f.device.type, enabled=False):
+            out = self.head(f).view(-1, self.num_landmarks, self.num_channels)  # (B, 70, C)
         if self.tap is not None:
-            xy = self.integral(last, tap).to(out.dtype)
-            out = torch.cat([out[..., :2] + xy, out[..., 2:]], dim=-1)
+            out = torch.cat([out[..., :2] + self.integral(last, tap).float(), out[..., 2:]], dim=-1)
         return out
 
 

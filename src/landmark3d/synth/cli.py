@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", metavar="NPY", help="write the 70x3 mean-face landmark template and exit")
     parser.add_argument("--relabel", metavar="DIR", help="recompute the labels of a folder written by an "
                         "older landmark definition from its sidecars (images unchanged) and exit")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop starting new images after this "
+                        "many seconds (fewer than --count may be written, with gaps in the ids)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -79,7 +81,7 @@ def run(args) -> int:
 
         summary = render_to_folder(args.out, count=args.count, size=args.size, seed=args.seed,
                                    start=args.start, workers=args.workers, progress=not args.no_progress,
-                                   cache=args.cache, ict=args.ict, hdri=args.hdri)
+                                   max_seconds=args.max_seconds, cache=args.cache, ict=args.ict, hdri=args.hdri)
     except Landmark3dError as exc:
         print(f"landmark3d synth: {exc}", file=sys.stderr)
         return 1

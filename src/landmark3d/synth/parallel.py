@@ -33,10 +33,11 @@ def single_threaded_children():
             else:
                 os.environ[k] = v
 
-def _init_worker(config_kwargs: dict, out: str) -> None:
+def _init_worker(config_kwargs: dict, out: str, deadline: float | None = None) -> None:
     from .generator import Generator, GeneratorConfig
 
     _worker["out"] = out
+    _worker["deadline"] = deadline
     try:
         _worker["gen"] = Generator(GeneratorConfig(**config_kwargs))
     except Exception as exc:  # raised from the first task: a failing initializer makes Pool respawn forever
@@ -48,6 +49,8 @@ def _render_chunk(indices: list[int]) -> int:
 
     if "error" in _worker:
         raise _worker["error"]
+    if _worker.get("deadline") is not None and time.time() > _worker["deadline"]:
+        return 0  # past --max-seconds: the remaining chunks drain without rendering
     gen = _worker["gen"]
     for sample, params in gen.render_batch(indices):
         write_sample(_worker["out"], sample, params)
@@ -66,8 +69,12 @@ class _NoBar:
 
 
 def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0, start: int = 0,
-                     workers: int = 1, progress: bool = True, **config) -> dict:
-    """Render images ``start .. start+count-1`` into ``out``; returns a summary dict."""
+                     workers: int = 1, progress: bool = True, max_seconds: float | None = None,
+                     **config) -> dict:
+    """Render images ``start .. start+count-1`` into ``out``; returns a summary dict.
+
+    With ``max_seconds``, chunks not started by then are skipped (those in flight finish), so the
+    folder may hold fewer images, with gaps in the ids; the summary's ``written`` counts them."""
     try:
         from tqdm import tqdm
     except ImportError:  # e.g. a bare GPU machine: no bar, the summary still comes
@@ -81,20 +88,25 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
     chunks = [list(range(a, min(a + CHUNK, start + count))) for a in range(start, start + count, CHUNK)]
     bar = tqdm(total=count, unit="img", file=sys.stderr, disable=not progress, desc="synth")
     t0 = time.perf_counter()
+    deadline = None if max_seconds is None else time.time() + max_seconds
+    written = 0
     if workers <= 1:
-        _init_worker(kwargs, str(out))
+        _init_worker(kwargs, str(out), deadline)
         t0 = time.perf_counter()  # exclude set-up, as with workers below
         for c in chunks:
-            bar.update(_render_chunk(c))
+            n = _render_chunk(c)
+            written += n
+            bar.update(n)
         _worker.pop("gen").close()
     else:
         import multiprocessing as mp
 
         # one BLAS / llvmpipe thread per worker: the processes are the parallelism
-        with single_threaded_children(), mp.get_context("spawn").Pool(workers, _init_worker, (kwargs, str(out))) as pool:
+        with single_threaded_children(), mp.get_context("spawn").Pool(workers, _init_worker, (kwargs, str(out), deadline)) as pool:
             for n in pool.imap_unordered(_render_chunk, chunks):
+                written += n
                 bar.update(n)
     seconds = time.perf_counter() - t0
     bar.close()
-    return {"written": count, "out": str(out), "first_id": f"{start:06d}", "size": size, "seed": seed,
-            "workers": workers, "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 2)}
+    return {"written": written, "out": str(out), "first_id": f"{start:06d}", "size": size, "seed": seed,
+            "workers": workers, "seconds": round(seconds, 2), "images_per_s": round(written / seconds, 2)}

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="results folder (small files only)")
     p.add_argument("--work", type=Path, default=Path("/tmp/landmark3d-gpu-run"), help="scratch folder for data and the run")
     p.add_argument("--data", action="append", default=None, help="use these FaceSynthetics-layout folders instead of rendering")
-    p.add_argument("--count", type=int, default=100000, help="faces to render")
+    p.add_argument("--count", type=int, default=100000, help="faces to render (at most)")
+    p.add_argument("--render-minutes", type=float, default=0.0,
+                   help="stop rendering after this long even if fewer than --count are done (0: no limit)")
     p.add_argument("--size", type=int, default=256, help="rendered image side")
     p.add_argument("--render-workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="rendering processes")
     p.add_argument("--seed", type=int, default=0)
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z", action=argparse.BooleanOptionalAction, default=True, help="also predict depth")
     p.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=False, help="fp16 ONNX weights")
+    p.add_argument("--keep", default="onnx", choices=("onnx", "checkpoint", "both"),
+                   help="what comes back in --out: the ONNX file, a slim checkpoint (spec + inference weights "
+                        "in fp16, loadable by 'landmark3d export' and 'train --init'), or both")
     p.add_argument("--aflw", default="", help="AFLW2000-3D-dev folder for validation (evaluation only)")
     p.add_argument("--name", default="gpu", help="run / model name")
     p.add_argument("--provisional", action=argparse.BooleanOptionalAction, default=False)
@@ -126,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--size", str(args.size), "--seed", str(args.seed), "--workers", str(args.render_workers)]
             if not args.progress:
                 cmd.append("--no-progress")
+            if args.render_minutes > 0:
+                cmd += ["--max-seconds", str(60 * args.render_minutes)]
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"rendering failed (exit {done.returncode}): {' '.join(cmd)}\n"
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(done.stdout.strip().splitlines()[-1])
             log(f"rendered: {r}")
             summary["render"] = r
+            if r["written"] < 2:
+                raise RuntimeError(f"only {r['written']} faces rendered in {args.render_minutes} min")
             data = [str(out_dir)]
         save_summary()
 
@@ -148,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                    warmup_steps=min(500, max(1, args.steps // 20)), workers=args.workers, z=args.z,
                    photometric=args.photometric, aflw=args.aflw, seed=args.seed, max_minutes=left,
                    fit_steps_to_time=True, progress=args.progress, provisional=args.provisional,
-                   val_fraction=0.01 if args.count >= 1000 else 0.2, val_max=500, log_interval=50,
+                   val_fraction=0.01 if summary.get("render", {}).get("written", args.count) >= 1000 else 0.2, val_max=500, log_interval=50,
                    ckpt_interval=1000)
         run_dir = Path(cfg["output"]) / cfg["name"]
         if run_dir.exists():
@@ -173,13 +182,20 @@ def main(argv: list[str] | None = None) -> int:
                         + "\n".join(f"- {k}: {100 * v:.2f}%" for k, v in summary["validation"].items()))
         from ..models.export import export_onnx
 
-        onnx_path = args.out / f"{args.name}.onnx"
+        if args.keep in ("checkpoint", "both"):
+            slim = {k: ck[k] for k in ("spec", "step", "config", "data", "ema_in_model", "best") if k in ck}
+            slim["model"] = {k: (v.half() if v.is_floating_point() else v) for k, v in ck["model"].items()}
+            torch.save(slim, args.out / f"{args.name}.ckpt.pt")
+            log(f"slim checkpoint {args.name}.ckpt.pt ({(args.out / f'{args.name}.ckpt.pt').stat().st_size / 2**20:.1f} MiB)")
+        onnx_dir = args.out if args.keep in ("onnx", "both") else args.work
+        onnx_path = onnx_dir / f"{args.name}.onnx"
         dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
         commands = "python -m landmark3d.train.gpu_run " + " ".join(argv if argv is not None else sys.argv[1:])
         report = export_onnx(run_dir / "last.pt", onnx_path, fp16=args.fp16,
                              card={"accuracy": accuracy, "commands": commands,
                                    "compute": f"{dev}, {(time.time() - t0) / 60:.1f} min wall for render+train",
-                                   "data": f"landmark3d synth generator, {args.count} faces at {args.size}px, seed {args.seed}"
+                                   "data": f"landmark3d synth generator, {summary.get('render', {}).get('written', args.count)} "
+                                           f"faces at {args.size}px, seed {args.seed}"
                                    if not args.data else ", ".join(args.data)})
         summary["export"] = report
         log(f"exported {onnx_path} ({onnx_path.stat().st_size / 2**20:.1f} MiB), parity {report}")

@@ -236,6 +236,8 @@ def train(cfg: dict) -> Path:
     sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"], start_step=step)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
                                          pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
+    # (no cv2.setNumThreads in the workers: in a forked child it deadlocks once the parent used
+    # OpenCV's thread pool -- seen here and on the GPU machine)
     log_path = run_dir / "log.csv"
     new_log = not log_path.exists() or not cfg["resume"]
     log_file = open(log_path, "w" if new_log else "a", newline="")
@@ -318,6 +320,9 @@ def train(cfg: dict) -> Path:
                             print(f"--fit-steps-to-time: {total} -> {fitted} steps ({rate:.2f} steps/s)",
                                   file=sys.stderr)
                         total = fitted
+                        # the warm-up shrinks with the run (at most a fifth of it, as at the start), or
+                        # a short fitted run would spend most of its steps warming up
+                        warmup = min(warmup, max(1, total // 5))
                         if bar is not None:
                             bar.total = total
                     fitted_once = True
