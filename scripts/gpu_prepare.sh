@@ -17,4 +17,12 @@ python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --im
   moderngl==5.13.0 glcontext==3.1.0 albumentations==2.0.8 albucore==0.0.24 pydantic==2.14.4 \
   pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 \
   stringzilla==5.3.2 simsimd==6.5.16 PyYAML==6.0.4 tqdm==4.70.1
-du -sh .gl .whl
+# The ICT FaceKit cache and the HDRIs travel in .cache/ (git-ignored; ../shared does not reach the
+# GPU machine); carry .gl, .whl and .cache: ~47 MiB with the repository's ~12 MiB, under the 64 MiB limit.
+py="${PYTHON:-python3}"; [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && py=.venv/bin/python
+shared="${LANDMARK3D_SHARED:-../shared}"
+mkdir -p .cache/hdri
+cache="${LANDMARK3D_CACHE:-$HOME/.cache/landmark3d}/ict_facekit_v1.npz"
+if [ -f "$cache" ]; then cp "$cache" .cache/; else PYTHONPATH=src "$py" -m landmark3d.cli synth --build-cache --cache .cache/ict_facekit_v1.npz; fi
+cp "$shared"/assets/hdri/*.hdr .cache/hdri/
+du -sh .gl .whl .cache

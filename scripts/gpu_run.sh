@@ -13,7 +13,7 @@ if compgen -G ".gl/*.deb" > /dev/null; then
   ldconfig || true
 fi
 if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
 export PYTHONPATH="$here/src:${PYTHONPATH:-}"
@@ -23,6 +23,7 @@ if [ -d .cache/hdri ]; then export LANDMARK3D_HDRI="$here/.cache/hdri"; fi
 nvidia_egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 if [ -f "$nvidia_egl" ]; then export __EGL_VENDOR_LIBRARY_FILENAMES="$nvidia_egl"; fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" PYTHONUNBUFFERED=1
+export NO_ALBUMENTATIONS_UPDATE=1  # albumentations otherwise asks the network for its latest version
 py="${PYTHON:-python3}"
 [ -x "$here/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && py="$here/.venv/bin/python"
 # Say which OpenGL renderer the generator will get (llvmpipe = CPU), before spending the budget.

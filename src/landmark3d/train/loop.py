@@ -233,11 +233,18 @@ def train(cfg: dict) -> Path:
             out["train_model"] = model.state_dict()
         return out
 
+    cv2_threads = None
+    if cfg["workers"] > 0:
+        import cv2
+
+        # One OpenCV thread per loader process (16 processes x 16 threads would oversubscribe a
+        # 16-core machine). Set here, in the parent, before the workers fork: cv2.setNumThreads
+        # called inside a forked worker deadlocks once the parent has used OpenCV's pool.
+        cv2_threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
     sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"], start_step=step)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
                                          pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
-    # (no cv2.setNumThreads in the workers: in a forked child it deadlocks once the parent used
-    # OpenCV's thread pool -- seen here and on the GPU machine)
     log_path = run_dir / "log.csv"
     new_log = not log_path.exists() or not cfg["resume"]
     log_file = open(log_path, "w" if new_log else "a", newline="")
@@ -363,4 +370,8 @@ def train(cfg: dict) -> Path:
         if bar is not None:
             bar.close()
         log_file.close()
+        if cv2_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(cv2_threads)
     return run_dir
