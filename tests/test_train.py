@@ -229,3 +229,14 @@ def test_init_from_a_regression_run_starts_an_integral_head(tmp_path, data):
     params = [k for k in start if start[k].dtype.is_floating_point and "running_" not in k]
     assert all(torch.equal(start[k], ck["model"][k]) for k in params)   # backbone and linear head kept
     assert any(k.startswith("integral.") for k in ck["model"])          # the new branch is there
+
+
+def test_photometric_on_device_trains_and_is_reproducible(tmp_path, data):
+    """--photometric-on-device: the loader only crops; the batch is corrupted on the device, per step
+    from the seed, so two runs give the same weights and a run with it differs from one without."""
+    a = train(tiny_cfg(tmp_path, data, name="a", photometric_on_device=True))
+    b = train(tiny_cfg(tmp_path, data, name="b", photometric_on_device=True))
+    c = train(tiny_cfg(tmp_path, data, name="c"))
+    wa, wb, wc = (torch.load(r / "last.pt", weights_only=True)["model"] for r in (a, b, c))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())

@@ -44,6 +44,9 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "z_weight": (1.0, "weight of the depth L1 term"),
     "augment": (True, "random crop scale/shift/rotation and horizontal flip"),
     "photometric": (True, "albumentations colour/blur/noise/JPEG/downscale/occluder corruptions"),
+    "photometric_on_device": (False, "apply the photometric groups to each batch on the training device (torch; "
+                                     "train/device_photometric.py) instead of in the loader's CPU workers: for a GPU "
+                                     "whose loader cannot keep up"),
     "aug_disable": ([], f"switch off one photometric group (repeatable): {', '.join(PHOTOMETRIC_GROUPS)}"),
     "gray_prob": (GRAY_PROB, "probability of the grey-scale photometric group"),
     "flip": (True, "random horizontal flip (with the 70-point permutation)"),

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="data loader workers")
     p.add_argument("--z", action=argparse.BooleanOptionalAction, default=True, help="also predict depth")
     p.add_argument("--photometric", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--photometric-on-device", action=argparse.BooleanOptionalAction, default=False,
+                   help="photometric augmentation on the GPU, batch-wise, instead of in the loader workers")
     p.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=False, help="fp16 ONNX weights")
     p.add_argument("--keep", default="onnx", choices=("onnx", "checkpoint", "both"),
                    help="what comes back in --out: the ONNX file, a slim checkpoint (spec + inference weights "
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.update(name=args.name, output=str(args.work / "runs"), data=data, backbone=args.backbone, loss=args.loss,
                    head=args.head, input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
                    warmup_steps=min(500, max(1, args.steps // 20)), workers=args.workers, z=args.z,
-                   photometric=args.photometric, aflw=args.aflw, seed=args.seed, max_minutes=left,
+                   photometric=args.photometric, photometric_on_device=args.photometric_on_device, aflw=args.aflw, seed=args.seed, max_minutes=left,
                    fit_steps_to_time=True, progress=args.progress, provisional=args.provisional,
                    val_fraction=0.01 if summary.get("render", {}).get("written", args.count) >= 1000 else 0.2, val_max=500, log_interval=50,
                    ckpt_interval=1000)

@@ -168,7 +168,9 @@ def train(cfg: dict) -> Path:
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     spec = make_spec(cfg)
-    crop_cfg = CropConfig(size=cfg["input_size"], augment=cfg["augment"], photometric=cfg["photometric"],
+    on_device = cfg["augment"] and cfg["photometric"] and cfg["photometric_on_device"]
+    crop_cfg = CropConfig(size=cfg["input_size"], augment=cfg["augment"],
+                          photometric=cfg["photometric"] and not on_device,
                           aug_disable=tuple(cfg["aug_disable"]), gray_prob=cfg["gray_prob"], flip=cfg["flip"],
                           jitter=CropJitter((cfg["scale_min"], cfg["scale_max"]), cfg["shift"], cfg["rotate_deg"]),
                           box_scale=cfg["box_scale"], mean=spec.mean, std=spec.std)
@@ -233,6 +235,14 @@ def train(cfg: dict) -> Path:
             out["train_model"] = model.state_dict()
         return out
 
+    device_aug = None
+    if on_device:
+        from .device_photometric import DevicePhotometric
+
+        device_aug = DevicePhotometric(tuple(cfg["aug_disable"]), cfg["gray_prob"])
+        aug_gen = torch.Generator(device=device)
+        norm_mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+        norm_std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
     cv2_threads = None
     if cfg["workers"] > 0:
         import cv2
@@ -294,6 +304,9 @@ def train(cfg: dict) -> Path:
             for g in optimizer.param_groups:
                 g["lr"] = lr
             images = batch["image"].to(device, non_blocking=True)
+            if device_aug is not None:
+                aug_gen.manual_seed(int(cfg["seed"]) * 1_000_003 + step)   # reproducible and resumable per step
+                images = (device_aug(images * norm_std + norm_mean, aug_gen) - norm_mean) / norm_std
             if cfg["channels_last"]:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda and cfg["amp"]):
