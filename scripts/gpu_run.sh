@@ -13,8 +13,12 @@ if compgen -G ".gl/*.deb" > /dev/null; then
   ldconfig || true
 fi
 if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+  # (the wheels are for the GPU machine's Python 3.12; elsewhere they may not install: say so, go on)
+  if python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl; then
+    export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+  else
+    echo "WARNING: .whl/*.whl did not install for $(python3 --version); using this Python's packages" >&2
+  fi
 fi
 export PYTHONPATH="$here/src:${PYTHONPATH:-}"
 # A carried .cache/ (git-ignored) may hold the prepared ICT cache and the HDRIs (../shared does not travel).

