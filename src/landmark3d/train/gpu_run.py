@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"only {r['written']} faces rendered in {args.render_minutes} min")
             data = [str(out_dir)]
         save_summary()
+        n_faces = summary["render"]["written"] if "render" in summary else args.count
 
         from .config import OPTIONS
         from .loop import train
@@ -157,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg.update(name=args.name, output=str(args.work / "runs"), data=data, backbone=args.backbone, loss=args.loss,
                    head=args.head, input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
                    warmup_steps=min(500, max(1, args.steps // 20)), workers=args.workers, z=args.z,
-                   photometric=args.photometric, photometric_on_device=args.photometric_on_device, aflw=args.aflw, seed=args.seed, max_minutes=left,
+                   photometric=args.photometric, photometric_on_device=args.photometric_on_device, aflw=args.aflw,
+                   seed=args.seed, max_minutes=left,
                    fit_steps_to_time=True, progress=args.progress, provisional=args.provisional,
-                   val_fraction=0.01 if summary.get("render", {}).get("written", args.count) >= 1000 else 0.2, val_max=500, log_interval=50,
+                   val_fraction=0.01 if n_faces >= 1000 else 0.2, val_max=500, log_interval=50,
                    ckpt_interval=1000)
         run_dir = Path(cfg["output"]) / cfg["name"]
         if run_dir.exists():
@@ -196,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         report = export_onnx(run_dir / "last.pt", onnx_path, fp16=args.fp16,
                              card={"accuracy": accuracy, "commands": commands,
                                    "compute": f"{dev}, {(time.time() - t0) / 60:.1f} min wall for render+train",
-                                   "data": f"landmark3d synth generator, {summary.get('render', {}).get('written', args.count)} "
-                                           f"faces at {args.size}px, seed {args.seed}"
+                                   "data": f"landmark3d synth generator, {n_faces} faces at {args.size}px, seed {args.seed}"
                                    if not args.data else ", ".join(args.data)})
         summary["export"] = report
         log(f"exported {onnx_path} ({onnx_path.stat().st_size / 2**20:.1f} MiB), parity {report}")
