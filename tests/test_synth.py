@@ -260,3 +260,31 @@ def test_torchvision_loads_after_our_render_context():
     if "SKIP" in r.stdout:
         pytest.skip(r.stdout.strip())
     assert r.returncode == 0 and "OK" in r.stdout, (r.returncode, r.stderr[-500:])
+
+
+def test_dropped_tooth_roots_are_never_seen(gen, cache_path, monkeypatch):
+    """The renderer leaves out tooth roots (facemodel.TOOTH_ROOT_Y) for speed: with the jaw wide
+    open, in several poses, drawing them changes no visible surface (the depth buffer), no class
+    and no label. (Colours may differ slightly: the roots took part in the ambient occlusion.)"""
+    from landmark3d.synth import facemodel
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+
+    jaw = gen.model.assets.expression_index("jawOpen")
+    params = []
+    for i, (yaw, pitch) in enumerate([(0, 0), (0, -25), (0, 25), (40, 10), (-70, -15), (20, 30)]):
+        p = frontal(gen, 40 + i, yaw=yaw, pitch=pitch)
+        p.expression[jaw] = 0.7
+        params.append(p)
+    pruned = gen.render_params(params)
+    monkeypatch.setattr(facemodel, "_tooth_roots", lambda assets: np.zeros(len(assets.tri_parts), bool))
+    with Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path),
+                                   hdri=str(HDRI) if HDRI.is_dir() else None)) as full_gen:
+        assert full_gen.model.num_render_vertices > gen.model.num_render_vertices  # roots are back
+        full = full_gen.render_params(params)
+    mouth_pixels = 0
+    for (a, _, depth_a), (b, _, depth_b) in zip(pruned, full):
+        np.testing.assert_array_equal(depth_a, depth_b)
+        np.testing.assert_array_equal(a.segmentation, b.segmentation)
+        np.testing.assert_array_equal(a.landmarks, b.landmarks)
+        mouth_pixels += (b.segmentation == facemodel.SEG["mouth"]).sum()
+    assert mouth_pixels > 50  # the mouths were open and seen
