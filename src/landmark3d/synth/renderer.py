@@ -346,6 +346,12 @@ class Renderer:
 
         sun_on = float(params.shadows and env.sun_rgb.max() > 0)
         sun_cam = env_rot.T @ env.sun_dir  # camera-frame direction towards the light
+        sun_rgb, sh, sh_gloss = env.sun_rgb, self.env_sh[params.env_index], self.env_gloss[params.env_index]
+        if params.key_light[0] > 0:
+            sun_cam, sun_rgb, ambient = key_light(params.key_light, env)
+            sun_on = 1.0
+            sh = (np.asarray(env.sh, np.float32) * ambient).tobytes()
+            sh_gloss = (np.asarray(env.sh_gloss[:4], np.float32) * ambient).tobytes()
         centre = params.translation + rotation @ np.array([0.0, 6.0, 0.0])  # head and shoulders
         basis = self._shadow_pass(sun_cam, centre, (rot, trans), torso_xform, meshes) if sun_on else np.eye(3)
 
@@ -373,7 +379,7 @@ class Renderer:
                     ("skin_var", tuple(map(float, params.skin_var))),
                     ("blush_rgb", tuple(map(float, params.blush_rgb))),
                     ("sun_on", sun_on), ("sun_dir", tuple(map(float, sun_cam))),
-                    ("sun_rgb", tuple(map(float, env.sun_rgb))), ("light_basis", _mat3(basis)),
+                    ("sun_rgb", tuple(map(float, sun_rgb))), ("light_basis", _mat3(basis)),
                     ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
                     ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])),
                     ("wear_style", float(params.mask[1])), ("wear_rgb2", tuple(map(float, params.mask[10:13]))),
@@ -389,9 +395,9 @@ class Renderer:
                 if u is not None:
                     u.value = value
             if "sh" in prog:  # (absent only in debugging variants of the shader)
-                prog["sh"].write(self.env_sh[params.env_index])
+                prog["sh"].write(sh)
             if "sh_gloss" in prog:
-                prog["sh_gloss"].write(self.env_gloss[params.env_index])
+                prog["sh_gloss"].write(sh_gloss)
         self.env_tex[params.env_index].use(0)
         ctx.depth_func = "<="
         # the hair cards first: the skin under their strands is then rejected before shading
@@ -463,6 +469,22 @@ def _hair_height(params, rest: np.ndarray, noise: np.ndarray) -> np.ndarray:
     f = (_shader_seed(params) * 0.618) % 1.0
     lumps = noise[:, 0] * (1 - f) + noise[:, 1] * f
     return thick * vol * (0.55 + 0.9 * lumps)
+
+
+def key_light(values: np.ndarray, env) -> tuple[np.ndarray, np.ndarray, float]:
+    """A hard key light (sampler._key_light's ``values``) for the map ``env``: the camera-frame
+    direction towards it, its ``sun_rgb`` and the factor on the map's ambient light. Strength
+    and ambient are normalised so the lit side of a face is about as bright as under the map's
+    own lights (the exposure keeps its meaning); the direct-to-ambient ratio spans ~3 to ~40."""
+    azimuth, elevation = np.deg2rad(values[1]), np.deg2rad(values[2])
+    direction = np.array([np.sin(azimuth) * np.cos(elevation), -np.sin(elevation),
+                          -np.cos(azimuth) * np.cos(elevation)])
+    level = float(np.mean(np.asarray(env.sh, np.float64)[0])) * 0.282095  # the map's DC irradiance / pi
+    strength, ambient, warmth = float(values[3]), float(values[4]), float(values[5])
+    norm = 1.6 / (ambient + 0.5 * strength)
+    tint = np.array([1.0 + 0.15 * warmth, 1.0, 1.0 - 0.2 * warmth])
+    tint /= tint @ [0.2126, 0.7152, 0.0722]
+    return direction, (tint * strength * level * norm).astype(np.float32), ambient * norm
 
 
 def _hair_light(env, env_rot: np.ndarray) -> tuple:

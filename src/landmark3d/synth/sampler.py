@@ -78,6 +78,10 @@ class FaceParams:
     blush_rgb: np.ndarray           # (3,)
     mask: np.ndarray                # (13,) present, style, 5 shape values in [0, 1), RGB, second RGB
     headphones: np.ndarray          # (15,) present, 7 shape values in [0, 1), boom mic, shell RGB, pad RGB
+    # (7,) a hard key light replacing the HDRI's dominant one: present, azimuth and elevation
+    # (deg, camera frame: + = towards image right / up), strength (x the map's ambient level),
+    # ambient scale, colour temperature shift, spread; see _key_light
+    key_light: np.ndarray = field(default_factory=lambda: np.zeros(7, np.float32))
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -153,6 +157,22 @@ def _mask(rng: np.random.Generator) -> np.ndarray:
         colour = cloth[0] if rng.random() < 0.67 else np.full(3, rng.uniform(0.008, 0.03))
         second = cloth[1]
     return np.concatenate([[present, style], shape, colour, second]).astype(np.float32)
+
+
+#: Share of images lit by a hard key light (a low sun, a lamp or flash from the side) instead of
+#: the HDRI's own dominant light: the maps' direct-to-ambient ratios are mostly mild, and side
+#: light with deep shadows is among the worst cases on real photos (docs/generator.md).
+KEY_LIGHT_RATE = 0.25
+
+
+def _key_light(rng: np.random.Generator) -> np.ndarray:
+    """(7,): present; azimuth 20-110 deg either side of the camera axis; elevation -15..60 deg;
+    strength 1.5-6 x the ambient level; ambient scale 0.15-0.7; warmth -1..1 (cool..warm tint);
+    spread (unused by the renderer yet, drawn so later uses keep other images unchanged)."""
+    present = float(rng.random() < KEY_LIGHT_RATE)
+    azimuth = rng.uniform(20, 110) * rng.choice([-1, 1])
+    return np.array([present, azimuth, rng.uniform(-15, 60), np.exp(rng.uniform(np.log(1.5), np.log(6.0))),
+                     rng.uniform(0.15, 0.7), rng.uniform(-1, 1), rng.random()], np.float32)
 
 
 def _headphones(rng: np.random.Generator) -> np.ndarray:
@@ -291,6 +311,6 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         hand=np.concatenate([[float(rng.random() < 0.12)], rng.random(8),
                              skin * rng.uniform(0.85, 1.1, 3)]).astype(np.float32),
         # drawn last: the other choices of an image stay what they were before facewear existed
-        mask=_mask(rng), headphones=_headphones(rng),
+        mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng),
         seed=seed, index=index,
     )
