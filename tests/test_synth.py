@@ -298,9 +298,9 @@ def test_key_light_lights_its_side_and_leaves_the_labels(gen):
     base = frontal(gen, 12)
     base.hand[0] = base.mask[0] = base.headphones[0] = base.glasses[0] = 0.0  # nothing in front
     right, left = copy.deepcopy(base), copy.deepcopy(base)
-    right.key_light = np.array([1, 80, 10, 5.0, 0.2, 0, 0], np.float32)
-    left.key_light = np.array([1, -80, 10, 5.0, 0.2, 0, 0], np.float32)
-    base.key_light = np.zeros(7, np.float32)
+    right.key_light = np.array([1, 80, 10, 5.0, 0.2, 0], np.float32)
+    left.key_light = np.array([1, -80, 10, 5.0, 0.2, 0], np.float32)
+    base.key_light = np.zeros(6, np.float32)
     (a, _, _), (r, _, _), (l, _, _) = gen.render_params([base, right, left])
 
     def right_minus_left(s):

@@ -78,10 +78,10 @@ class FaceParams:
     blush_rgb: np.ndarray           # (3,)
     mask: np.ndarray                # (13,) present, style, 5 shape values in [0, 1), RGB, second RGB
     headphones: np.ndarray          # (15,) present, 7 shape values in [0, 1), boom mic, shell RGB, pad RGB
-    # (7,) a hard key light replacing the HDRI's dominant one: present, azimuth and elevation
+    # (6,) a hard key light replacing the HDRI's dominant one: present, azimuth and elevation
     # (deg, camera frame: + = towards image right / up), strength (x the map's ambient level),
-    # ambient scale, colour temperature shift, spread; see _key_light
-    key_light: np.ndarray = field(default_factory=lambda: np.zeros(7, np.float32))
+    # ambient scale, colour temperature shift; see _key_light
+    key_light: np.ndarray = field(default_factory=lambda: np.zeros(6, np.float32))
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -166,13 +166,12 @@ KEY_LIGHT_RATE = 0.25
 
 
 def _key_light(rng: np.random.Generator) -> np.ndarray:
-    """(7,): present; azimuth 20-110 deg either side of the camera axis; elevation -15..60 deg;
-    strength 1.5-6 x the ambient level; ambient scale 0.15-0.7; warmth -1..1 (cool..warm tint);
-    spread (unused by the renderer yet, drawn so later uses keep other images unchanged)."""
+    """(6,): present; azimuth 20-110 deg either side of the camera axis; elevation -15..60 deg;
+    strength 1.5-6 x the ambient level; ambient scale 0.15-0.7; warmth -1..1 (cool..warm tint)."""
     present = float(rng.random() < KEY_LIGHT_RATE)
     azimuth = rng.uniform(20, 110) * rng.choice([-1, 1])
     return np.array([present, azimuth, rng.uniform(-15, 60), np.exp(rng.uniform(np.log(1.5), np.log(6.0))),
-                     rng.uniform(0.15, 0.7), rng.uniform(-1, 1), rng.random()], np.float32)
+                     rng.uniform(0.15, 0.7), rng.uniform(-1, 1)], np.float32)
 
 
 def _headphones(rng: np.random.Generator) -> np.ndarray:
