@@ -1,4 +1,5 @@
 """The training loop and the `landmark3d train` command, on tiny models and tiny data."""
+import copy
 import csv
 import json
 
@@ -240,3 +241,53 @@ def test_photometric_on_device_trains_and_is_reproducible(tmp_path, data):
     wa, wb, wc = (torch.load(r / "last.pt", weights_only=True)["model"] for r in (a, b, c))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_onnx_file_rebuilds_into_a_trainable_model(tmp_path, data, fp16):
+    """Export folds BN into the convolutions; the rebuilt model must equal the file in eval mode and,
+    once calibrated on a batch, also in train mode on that batch (where a bare rebuild does not)."""
+    from landmark3d.models.export import export_onnx
+    from landmark3d.train.onnx_init import calibrate_batchnorm, load_onnx_weights
+
+    run = train(tiny_cfg(tmp_path, data, head="integral", steps=8, lr=5e-3))
+    onnx_path = tmp_path / "m.onnx"
+    export_onnx(run / "last.pt", onnx_path, fp16=fp16)
+    reference, _ = load_checkpoint_model(run / "last.pt")
+    model, spec = load_onnx_weights(onnx_path)
+    batch = torch.randn(6, 3, spec.input_size, spec.input_size, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = reference(batch)
+        assert torch.allclose(model(batch), want, atol=1e-2 if fp16 else 1e-4)
+        # (train mode updates BN's running statistics: run it on copies)
+        bare_train = copy.deepcopy(model).train()(batch)
+    assert (bare_train - want).abs().max() > 0.05           # batch statistics differ from the folded ones
+    assert calibrate_batchnorm(model, [batch]) == 6
+    with torch.no_grad():
+        evaluated = model.eval()(batch)
+        assert torch.allclose(evaluated, want, atol=1e-2 if fp16 else 1e-4)
+        assert torch.allclose(copy.deepcopy(model).train()(batch), evaluated, atol=1e-4)
+
+
+def test_init_from_an_onnx_file_starts_where_the_file_is(tmp_path, data, capsys):
+    import onnxruntime as ort
+
+    from landmark3d.models.export import export_onnx
+
+    first = train(tiny_cfg(tmp_path, data, name="first", head="integral", steps=8, lr=5e-3))
+    onnx_path = tmp_path / "first.onnx"
+    export_onnx(first / "last.pt", onnx_path)
+    second = train(tiny_cfg(tmp_path, data, name="second", head="integral", init=str(onnx_path), steps=1,
+                            lr=0.0, ema=False))
+    assert "rebuilt from" in capsys.readouterr().err
+    model, _ = load_checkpoint_model(second / "last.pt")
+    x = np.random.default_rng(0).normal(0, 1, (4, 3, 48, 48)).astype(np.float32)
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    # one lr=0 step moves only the BN running statistics (momentum 0.1 towards one batch)
+    assert np.abs(got - want)[..., :2].max() < 0.02
+    with pytest.raises(Exception, match="not a readable ONNX file"):
+        bad = tmp_path / "bad.onnx"
+        bad.write_text("not onnx")
+        train(tiny_cfg(tmp_path, data, name="third", init=str(bad)))

@@ -44,6 +44,18 @@ def test_gpu_run_on_given_data(tmp_path):
     assert summary["train_config"]["backbone"] == "tiny"
 
 
+def test_gpu_run_starts_from_an_exported_model(tmp_path):
+    data = write_dataset(tmp_path / "d", n=10, size=64)
+    first = tmp_path / "first"
+    assert main(["--out", str(first), "--work", str(tmp_path / "w"), "--data", str(data), *TINY]) == 0
+    out = tmp_path / "out"
+    rc = main(["--out", str(out), "--work", str(tmp_path / "w"), "--data", str(data), "--init",
+               str(first / "gpu.onnx"), *TINY])
+    assert rc == 0, (out / "run.log").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train_config"]["init"] == str(first / "gpu.onnx") and summary["steps"] == 3
+
+
 def test_keep_checkpoint_returns_a_slim_checkpoint_that_exports(tmp_path):
     import torch
 

@@ -56,7 +56,8 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "shift": (0.08, "largest random crop centre shift, fraction of the crop side"),
     "seed": (0, "random seed (weights, data order, augmentation)"),
     "resume": (False, "continue the run in OUTPUT/NAME from its last.pt exactly"),
-    "init": ("", "start from the weights of this checkpoint (same spec), with a new optimizer and schedule"),
+    "init": ("", "start from the weights of this checkpoint, exported .onnx file or shipped model name "
+                 "(e.g. mobilenetv2_gnll), with a new optimizer and schedule"),
     "data": ([], "training data (repeatable): a FaceSynthetics-layout folder, or 'synth' for a live generator"),
     "synth_length": (10000, "virtual epoch length of a live 'synth' source (new faces every epoch)"),
     "synth_size": (256, "image side rendered by a live 'synth' source"),

@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", default="onnx", choices=("onnx", "checkpoint", "both"),
                    help="what comes back in --out: the ONNX file, a slim checkpoint (spec + inference weights "
                         "in fp16, loadable by 'landmark3d export' and 'train --init'), or both")
+    p.add_argument("--init", default="", help="start from this checkpoint, exported .onnx file or shipped model "
+                   "name (e.g. resnet34_gnll) instead of from scratch")
     p.add_argument("--aflw", default="", help="AFLW2000-3D-dev folder for validation (evaluation only)")
     p.add_argument("--name", default="gpu", help="run / model name")
     p.add_argument("--provisional", action=argparse.BooleanOptionalAction, default=False)
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.update(name=args.name, output=str(args.work / "runs"), data=data, backbone=args.backbone, loss=args.loss,
                    head=args.head, input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
                    warmup_steps=min(500, max(1, args.steps // 20)), workers=args.workers, z=args.z,
-                   photometric=args.photometric, photometric_on_device=args.photometric_on_device, aflw=args.aflw,
+                   photometric=args.photometric, photometric_on_device=args.photometric_on_device, aflw=args.aflw, init=args.init,
                    seed=args.seed, max_minutes=left,
                    fit_steps_to_time=True, progress=args.progress, provisional=args.provisional,
                    val_fraction=0.01 if n_faces >= 1000 else 0.2, val_max=500, log_interval=50,

@@ -150,6 +150,29 @@ def _init_state(init: dict, spec: ModelSpec, source) -> dict:
     return state
 
 
+#: Training crops that give a shipped (ONNX) model's BatchNorms their statistics (onnx_init.py).
+_CALIBRATION_IMAGES = 512
+
+
+def _load_init(source: str, train_ds, seed: int) -> dict:
+    """``--init``'s checkpoint: a training checkpoint, or an exported ONNX file / shipped model name
+    rebuilt into one (its BNs calibrated on this run's own training crops)."""
+    from ..models.registry import SHIPPED, resolve
+
+    if source not in SHIPPED and not str(source).endswith(".onnx"):
+        return checkpoint.load(source, map_location="cpu")
+    from .onnx_init import checkpoint_from_onnx
+
+    path = resolve(source)
+    picks = np.random.default_rng(seed).permutation(len(train_ds))[:_CALIBRATION_IMAGES]
+    batches = (torch.stack([train_ds[int(i)]["image"] for i in picks[k:k + 32]])
+               for k in range(0, len(picks), 32))
+    init = checkpoint_from_onnx(path, batches)
+    print(f"--init {source}: rebuilt from {path} (BN statistics from {init['from_onnx']['calibration_images']} "
+          f"training crops; ONNX parity {init['from_onnx']['parity']['max_abs_diff']:.1e})", file=sys.stderr)
+    return init
+
+
 def train(cfg: dict) -> Path:
     run_dir = Path(cfg["output"]) / cfg["name"]
     last = run_dir / "last.pt"
@@ -188,7 +211,7 @@ def train(cfg: dict) -> Path:
     torch.manual_seed(cfg["seed"])
     model = build_model(spec)
     if cfg["init"] and not cfg["resume"]:
-        init = checkpoint.load(cfg["init"], map_location="cpu")
+        init = _load_init(cfg["init"], train_ds, cfg["seed"])
         # the weights it infers with (EMA when it kept one); a head with other channels keeps the rows
         # this run's channels share (a GNLL run can start an MSE run: x, y[, z] rows)
         missing, unexpected = model.load_state_dict(_init_state(init, spec, cfg["init"]), strict=False)
