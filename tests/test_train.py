@@ -243,8 +243,8 @@ def test_photometric_on_device_trains_and_is_reproducible(tmp_path, data):
     assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
 
 
-@pytest.mark.parametrize("fp16", [False, True])
-def test_onnx_file_rebuilds_into_a_trainable_model(tmp_path, data, fp16):
+@pytest.mark.parametrize("fp16,scale", [(False, "unit variance"), (True, "unit variance"), (False, "reference")])
+def test_onnx_file_rebuilds_into_a_trainable_model(tmp_path, data, fp16, scale):
     """Export folds BN into the convolutions; the rebuilt model must equal the file in eval mode and,
     once calibrated on a batch, also in train mode on that batch (where a bare rebuild does not)."""
     from landmark3d.models.export import export_onnx
@@ -262,7 +262,12 @@ def test_onnx_file_rebuilds_into_a_trainable_model(tmp_path, data, fp16):
         # (train mode updates BN's running statistics: run it on copies)
         bare_train = copy.deepcopy(model).train()(batch)
     assert (bare_train - want).abs().max() > 0.05           # batch statistics differ from the folded ones
-    assert calibrate_batchnorm(model, [batch]) == 6
+    reference = build_model(spec) if scale == "reference" else None
+    assert calibrate_batchnorm(model, [batch], reference) == 6
+    if reference is not None:   # each channel's weights at the fresh layer's RMS channel norm
+        conv, ref = model.features[0], reference.features[0]
+        want_norm = ref.weight.flatten(1).norm(dim=1).square().mean().sqrt()
+        assert torch.allclose(conv.weight.flatten(1).norm(dim=1), want_norm.expand(conv.out_channels), rtol=1e-4)
     with torch.no_grad():
         evaluated = model.eval()(batch)
         assert torch.allclose(evaluated, want, atol=1e-2 if fp16 else 1e-4)

@@ -3,10 +3,10 @@
 The shipped models come without their torch checkpoints, and export folds each BatchNorm into the
 convolution before it (weights ``W gamma / sigma``, bias ``beta - gamma mu / sigma``): the file holds
 the function, not BN's split into normalisation and affine. We rebuild one. Each folded
-convolution is rescaled so that its output has unit variance on real training crops, and its BN
-gets those crops' mean and variance as running statistics plus the affine that restores the folded
-output. The model then equals the ONNX file in eval mode (checked against ONNX Runtime) and, in
-train mode, on batches like the calibration crops, so fine-tuning starts from the shipped model
+convolution is rescaled to the weight norm of a fresh initialisation, and its BN gets the mean
+and variance of its input on real training crops as running statistics, plus the affine that
+restores the folded output. The model then equals the ONNX file in eval mode (checked against
+ONNX Runtime) and, in train mode, on batches like the calibration crops, so fine-tuning starts from the shipped model
 rather than from a BN-shocked copy of it.
 """
 from __future__ import annotations
@@ -106,10 +106,25 @@ def load_onnx_weights(path: str | Path) -> tuple[nn.Module, ModelSpec]:
     return model.eval(), spec
 
 
-def calibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:
+def calibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], reference: nn.Module | None = None) -> int:
     """Give each folded BN real statistics without changing the eval-mode function; returns the
-    number of images seen. ``batches`` are normalised crops as the model takes them."""
+    number of images seen. ``batches`` are normalised crops as the model takes them.
+
+    BN makes a convolution's output scale free, so it is set here: with ``reference`` (a freshly
+    initialised model of the same architecture) each output channel's weights get the RMS channel
+    norm of the reference layer, as at the start of training; without, each channel's output gets
+    unit variance on the crops. The scale matters to training, not to the function: with BN,
+    AdamW's steps change a weight's direction by about lr / |w|, so weights far smaller than at
+    initialisation would learn many times faster (unit variance made some ~4x smaller than at
+    initialisation, others hundreds of times larger)."""
     bn_of = _bn_after(model)
+    target = {}
+    if reference is not None:
+        ref = dict(reference.named_modules())
+        for name, conv in model.named_modules():
+            if conv in bn_of:
+                w = ref[name].weight.detach().double().flatten(1)
+                target[conv] = w.norm(dim=1).square().mean().sqrt()
     stats = {bn: [0.0, 0.0, 0] for bn in bn_of.values()}
 
     def record(bn, inputs):
@@ -142,7 +157,11 @@ def calibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor]) -> in
             a = bn.weight.double() / (bn.running_var.double() + bn.eps).sqrt()
             d = bn.bias.double() - bn.running_mean.double() * a
             mu_a, var_a = a * mu, a * a * var
-            c = var_a.add(bn.eps).sqrt().clamp_min(_MIN_SCALE)
+            if conv in target:
+                norm = (conv.weight.detach().double().flatten(1).norm(dim=1) * a.abs())
+                c = (norm / target[conv]).clamp_min(1e-12)
+            else:
+                c = var_a.add(bn.eps).sqrt().clamp_min(_MIN_SCALE)
             conv.weight.mul_((a / c).view(-1, *([1] * (conv.weight.ndim - 1))).float())
             rv = var_a / (c * c)
             bn.running_mean.copy_((mu_a / c).float())
@@ -157,9 +176,14 @@ def checkpoint_from_onnx(path: str | Path, batches: Iterable[torch.Tensor]) -> d
     is checked against ONNX Runtime before and after calibration (ExportError when off)."""
     from ..models.export import check_parity
 
+    from ..models.torch_models import build_model
+
     model, spec = load_onnx_weights(path)
     check_parity(model, path, spec, fp16=False)
-    seen = calibrate_batchnorm(model, batches)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        reference = build_model(spec)
+    seen = calibrate_batchnorm(model, batches, reference)
     report = check_parity(model, path, spec, fp16=False)
     return {"spec": spec.to_json(), "model": model.state_dict(),
             "from_onnx": {"file": str(path), "calibration_images": seen, "parity": report}}
