@@ -134,3 +134,77 @@ def test_batch_sampler_resumes_mid_epoch():
     assert len(set(epoch0)) == 9 and {e for e, _ in batches[3]} == {1}  # last partial batch dropped
     later = iter(EpochBatchSampler(10, 3, seed=0, start_step=4))
     assert [next(later) for _ in range(3)] == batches[4:7]
+
+
+def _write_synth_folder(root, n=6, size=64):
+    from landmark3d.synth.writer import write_sample
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        s = make_sample(rng, size, with_3d=i % 2 == 0, name=f"{i:06d}")   # half without 3D labels
+        write_sample(root, s)
+    return root
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_packed_folder_gives_the_same_items_as_the_files(tmp_path, workers):
+    from landmark3d.data.packed import PackedSource, folder_source, pack_folder
+    from landmark3d.data.train_dataset import FolderSource
+
+    root = _write_synth_folder(tmp_path / "d")
+    assert isinstance(folder_source(root), FolderSource)                  # no pack yet
+    pack_folder(root, workers=workers)
+    packed, files = folder_source(root, ["000001", "000004"]), FolderSource(root, ["000001", "000004"])
+    assert isinstance(packed, PackedSource) and len(packed) == 2
+    for k in range(2):
+        a, b = packed.load(k)[0], files.load(k)[0]
+        assert a.name == b.name and np.array_equal(a.image, b.image) and np.array_equal(a.landmarks, b.landmarks)
+        assert (a.landmarks_3d is None) == (b.landmarks_3d is None)
+        if a.landmarks_3d is not None:
+            assert np.array_equal(a.landmarks_3d, b.landmarks_3d)
+    cfg = CropConfig(size=32, photometric=False)
+    ds_p, ds_f = LandmarkDataset([packed], cfg, seed=1), LandmarkDataset([files], cfg, seed=1)
+    for key in [(0, 0), (3, 1)]:
+        for name in ("image", "xy", "z", "has_z"):
+            assert np.array_equal(ds_p[key][name].numpy(), ds_f[key][name].numpy()), name
+
+
+def test_a_stale_pack_is_not_used(tmp_path, capsys):
+    from landmark3d.data.packed import folder_source, pack_folder
+    from landmark3d.data.train_dataset import FolderSource
+
+    root = _write_synth_folder(tmp_path / "d", n=3)
+    pack_folder(root)
+    _write_synth_folder(root, n=4)                                         # one sample more than packed
+    assert isinstance(folder_source(root), FolderSource)
+    assert "stale" in capsys.readouterr().err
+
+
+def test_a_pack_needs_one_image_size(tmp_path):
+    from landmark3d.data.packed import pack_folder
+    from landmark3d.synth.writer import write_sample
+
+    root = _write_synth_folder(tmp_path / "d", n=2, size=64)
+    write_sample(root, make_sample(np.random.default_rng(0), 80, name="000009"))
+    with pytest.raises(ValueError, match="one image size"):
+        pack_folder(root)
+
+
+def test_uint8_items_normalise_to_the_float_items():
+    import torch
+
+    from landmark3d.data.train_dataset import model_input
+
+    src = MemorySource([make_sample(np.random.default_rng(i), 96) for i in range(3)])
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    f = LandmarkDataset([src], CropConfig(size=48, mean=mean, std=std), seed=0)
+    u = LandmarkDataset([src], CropConfig(size=48, mean=mean, std=std, uint8=True), seed=0)
+    a, b = u[(1, 2)], f[(1, 2)]
+    assert a["image"].dtype == torch.uint8 and b["image"].dtype == torch.float32
+    assert torch.allclose(model_input(a["image"], mean, std), b["image"], atol=1e-5)
+    batch = torch.stack([u[(0, i)]["image"] for i in range(3)])
+    ref = torch.stack([f[(0, i)]["image"] for i in range(3)])
+    assert torch.allclose(model_input(batch, mean, std), ref, atol=1e-5)
+    assert torch.equal(model_input(ref, mean, std), ref)                   # float batches pass through
+    assert torch.equal(a["xy"], b["xy"])

@@ -42,6 +42,7 @@ def test_gpu_run_on_given_data(tmp_path):
     assert all(p.stat().st_size <= 0.05 * 2**20 for p in out.iterdir())
     assert {"gpu.md", "log.csv", "summary.json", "run.log"} <= {p.name for p in out.iterdir()}
     assert summary["train_config"]["backbone"] == "tiny"
+    assert len(summary["pack_seconds"]) == 1 and (data / "packed_labels.npz").exists()   # trained from the pack
 
 
 def test_gpu_run_starts_from_an_exported_model(tmp_path):

@@ -18,6 +18,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "train": ("landmark3d.train.cli", "train a landmark model on synthetic faces"),
     "export": ("landmark3d.train.export_cli", "export a training checkpoint to ONNX with its model card"),
     "bbox": ("landmark3d.train.bbox_cli", "run the face detector over a dataset and write its boxes"),
+    "pack": ("landmark3d.train.pack_cli", "decode a dataset folder once into arrays training reads fast"),
 }
 
 

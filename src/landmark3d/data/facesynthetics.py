@@ -43,11 +43,12 @@ def read_sample(root: str | Path, sample_id: str, *, segmentation: bool = False)
     meta_path = root / f"{sample_id}_meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if "landmarks_3d" in meta:
+        # (the writer stores null for what a sample lacks)
+        if meta.get("landmarks_3d") is not None:
             sample.landmarks_3d = np.asarray(meta["landmarks_3d"], dtype=np.float64)
-        if "pose_deg" in meta:
+        if meta.get("pose_deg") is not None:
             sample.pose_deg = np.asarray(meta["pose_deg"], dtype=np.float64)
-        if "visibility" in meta:
+        if meta.get("visibility") is not None:
             sample.visibility = np.asarray(meta["visibility"], dtype=bool)
     seg_path = root / f"{sample_id}_seg.png"
     if segmentation and seg_path.exists():

@@ -6,7 +6,8 @@ live generator; several concatenate into one index space. Items are addressed by
 so a run is reproducible and a resumed run sees exactly the batches it would have seen.
 
 Targets per item (torch tensors):
-- ``image`` (3, S, S) float32, ``(pixel / 255 - mean) / std``;
+- ``image`` (3, S, S) float32, ``(pixel / 255 - mean) / std`` (uint8 pixels with ``CropConfig.uint8``:
+  :func:`model_input` normalises the batch, on the GPU in training);
 - ``xy`` (70, 2) float32 crop-normalised in [-1, 1] (:meth:`landmark3d.crop.Crop.normalize`);
 - ``z`` (70,) float32 depth in crop half-side units relative to the mean of the 68 iBUG points,
   positive away from the camera (zeros where unknown) and ``has_z`` (bool).
@@ -141,6 +142,21 @@ class CropConfig:
     box_scale: float = CROP_SCALE        # crop scale over a detector box (only with boxes)
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    uint8: bool = False                  # items' images as uint8 (3, S, S), normalised later by model_input
+                                         # (a quarter of the bytes between loader processes)
+
+
+def model_input(images, mean, std):
+    """A batch of item images as the model takes them: uint8 ones (``CropConfig.uint8``) are
+    scaled and normalised (on whatever device they are); float ones are already."""
+    import torch
+
+    if images.dtype != torch.uint8:
+        return images
+    m = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(-1, 3, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32, device=images.device).view(-1, 3, 1, 1)
+    out = (images.float() / 255 - m) / s
+    return out[0] if images.ndim == 3 else out
 
 
 class LandmarkDataset:
@@ -189,7 +205,10 @@ class LandmarkDataset:
                 self._photometric = build_photometric(tuple(cfg.aug_disable), gray_prob=cfg.gray_prob)
             seed_photometric(self._photometric, rng)
             image = self._photometric(image=image)["image"]
-        x = (image.astype(np.float32) / 255.0 - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
+        if cfg.uint8:
+            x = image
+        else:
+            x = (image.astype(np.float32) / 255.0 - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
             "xy": torch.from_numpy(crop.normalize(pts).astype(np.float32)),

@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,8 +20,8 @@ import numpy as np
 import torch
 
 from ..data.augment import CropJitter
-from ..data.train_dataset import (CropConfig, EpochBatchSampler, FolderSource, GeneratorSource, LandmarkDataset,
-                                  load_boxes)
+from ..data.packed import folder_source
+from ..data.train_dataset import CropConfig, EpochBatchSampler, GeneratorSource, LandmarkDataset, load_boxes, model_input
 from ..models.spec import ModelSpec
 from ..models.torch_models import build_model
 from . import checkpoint
@@ -83,18 +84,19 @@ def build_data(cfg: dict, crop_cfg: CropConfig):
             continue
         if k == 0 and not cfg["val_data"] and cfg["val_fraction"] > 0:
             train_ids, val_ids = _split_ids(entry, cfg["val_fraction"], cfg["seed"])
-            sources.append(FolderSource(entry, train_ids, boxes))
+            sources.append(folder_source(entry, train_ids, boxes))
             if val_ids:
-                val_sources.append(FolderSource(entry, val_ids))
+                val_sources.append(folder_source(entry, val_ids))
         else:
-            sources.append(FolderSource(entry, None, boxes))
+            sources.append(folder_source(entry, None, boxes))
     for entry in cfg["val_data"]:
-        val_sources.append(FolderSource(entry))
+        val_sources.append(folder_source(entry))
     train_ds = LandmarkDataset(sources, crop_cfg, seed=cfg["seed"])
     val_ds = None
     if val_sources:
         val_cfg = copy.copy(crop_cfg)
         val_cfg.augment = False
+        val_cfg.uint8 = False
         val_ds = LandmarkDataset(val_sources, val_cfg, seed=cfg["seed"])
     return train_ds, val_ds
 
@@ -154,9 +156,10 @@ def _init_state(init: dict, spec: ModelSpec, source) -> dict:
 _CALIBRATION_IMAGES = 512
 
 
-def _load_init(source: str, train_ds, seed: int) -> dict:
+def _load_init(source: str, train_ds, seed: int, threads: int = 0) -> dict:
     """``--init``'s checkpoint: a training checkpoint, or an exported ONNX file / shipped model name
-    rebuilt into one (its BNs calibrated on this run's own training crops)."""
+    rebuilt into one (its BNs calibrated on this run's own training crops, on the CPU with
+    ``threads`` torch threads when > 0)."""
     from ..models.registry import SHIPPED, resolve
 
     if source not in SHIPPED and not str(source).endswith(".onnx"):
@@ -165,9 +168,16 @@ def _load_init(source: str, train_ds, seed: int) -> dict:
 
     path = resolve(source)
     picks = np.random.default_rng(seed).permutation(len(train_ds))[:_CALIBRATION_IMAGES]
-    batches = (torch.stack([train_ds[int(i)]["image"] for i in picks[k:k + 32]])
+    cfg = train_ds.config
+    batches = (model_input(torch.stack([train_ds[int(i)]["image"] for i in picks[k:k + 32]]), cfg.mean, cfg.std)
                for k in range(0, len(picks), 32))
-    init = checkpoint_from_onnx(path, batches)
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        init = checkpoint_from_onnx(path, batches)
+    finally:
+        torch.set_num_threads(before)
     print(f"--init {source}: rebuilt from {path} (BN statistics from {init['from_onnx']['calibration_images']} "
           f"training crops; ONNX parity {init['from_onnx']['parity']['max_abs_diff']:.1e})", file=sys.stderr)
     return init
@@ -186,17 +196,18 @@ def train(cfg: dict) -> Path:
         raise ValueError("no training data: give --data FOLDER (FaceSynthetics layout) or --data synth")
     if cfg["threads"] > 0:
         torch.set_num_threads(cfg["threads"])
-    device = resolve_device(cfg["device"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     spec = make_spec(cfg)
+    device = resolve_device(cfg["device"])
     on_device = cfg["augment"] and cfg["photometric"] and cfg["photometric_on_device"]
     crop_cfg = CropConfig(size=cfg["input_size"], augment=cfg["augment"],
                           photometric=cfg["photometric"] and not on_device,
                           aug_disable=tuple(cfg["aug_disable"]), gray_prob=cfg["gray_prob"], flip=cfg["flip"],
                           jitter=CropJitter((cfg["scale_min"], cfg["scale_max"]), cfg["shift"], cfg["rotate_deg"]),
-                          box_scale=cfg["box_scale"], mean=spec.mean, std=spec.std)
+                          box_scale=cfg["box_scale"], mean=spec.mean, std=spec.std,
+                          uint8=device.type == "cuda" or on_device)   # normalised on the device
     train_ds, val_ds = build_data(cfg, crop_cfg)
     if cfg["preview"] and not cfg["resume"]:
         from .preview import write_preview
@@ -211,7 +222,8 @@ def train(cfg: dict) -> Path:
     torch.manual_seed(cfg["seed"])
     model = build_model(spec)
     if cfg["init"] and not cfg["resume"]:
-        init = _load_init(cfg["init"], train_ds, cfg["seed"])
+        # on a GPU machine the CPU is otherwise idle now (and OMP_NUM_THREADS=1 there): use all of it
+        init = _load_init(cfg["init"], train_ds, cfg["seed"], (os.cpu_count() or 1) if device.type == "cuda" else 0)
         # the weights it infers with (EMA when it kept one); a head with other channels keeps the rows
         # this run's channels share (a GNLL run can start an MSE run: x, y[, z] rows)
         missing, unexpected = model.load_state_dict(_init_state(init, spec, cfg["init"]), strict=False)
@@ -329,7 +341,9 @@ def train(cfg: dict) -> Path:
             images = batch["image"].to(device, non_blocking=True)
             if device_aug is not None:
                 aug_gen.manual_seed(int(cfg["seed"]) * 1_000_003 + step)   # reproducible and resumable per step
-                images = (device_aug(images * norm_std + norm_mean, aug_gen) - norm_mean) / norm_std
+                images = (device_aug(images.float() / 255, aug_gen) - norm_mean) / norm_std   # uint8 items
+            else:
+                images = model_input(images, spec.mean, spec.std)
             if cfg["channels_last"]:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda and cfg["amp"]):

@@ -11,9 +11,13 @@ from ..schema import CONTOURS
 def draw_item(item: dict, mean, std, scale: int = 2) -> np.ndarray:
     """An item of :class:`~landmark3d.data.train_dataset.LandmarkDataset` as an RGB uint8 image."""
     import cv2
+    import torch
 
-    x = item["image"].numpy().transpose(1, 2, 0) * np.asarray(std) + np.asarray(mean)
-    img = np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
+    if item["image"].dtype == torch.uint8:                                  # CropConfig.uint8
+        img = item["image"].numpy().transpose(1, 2, 0).copy()
+    else:
+        x = item["image"].numpy().transpose(1, 2, 0) * np.asarray(std) + np.asarray(mean)
+        img = np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
     size = img.shape[0]
     img = cv2.resize(img, (size * scale, size * scale), interpolation=cv2.INTER_NEAREST)
     pts = ((item["xy"].numpy() + 1) * size - 1) / 2                      # (70, 2) crop px

@@ -1,0 +1,130 @@
+"""A FaceSynthetics-layout folder decoded once into two files that training reads without decoding.
+
+Reading a 256² sample from files costs ~3 ms (PNG decode, ``_ldmks.txt``, the ``_meta.json``
+sidecar), the largest share of a loader item once photometric augmentation runs on the GPU; a
+training run reads every sample once per epoch. ``pack_folder`` writes, inside the folder:
+
+- ``packed_images.npy``: (N, H, W, 3) uint8 RGB, opened as a memory map (the page cache holds it);
+- ``packed_labels.npz``: ``ids`` (N,), ``landmarks`` (N, 70, 2), ``landmarks_3d`` (N, 70, 3) and
+  ``has_3d`` (N,), written last, so its presence marks a complete pack.
+
+All images must share one size (our generator's output does). :func:`folder_source` returns a
+:class:`PackedSource` for a folder whose pack lists exactly its samples, else the file reader.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..schema import NUM_LANDMARKS
+from .facesynthetics import list_ids, read_sample
+from .sample import Sample
+
+IMAGES = "packed_images.npy"
+LABELS = "packed_labels.npz"
+
+
+def _decode_range(root: str, ids: list[str], start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode samples ``start:stop`` into the (already created) images file; return their labels."""
+    images = np.load(Path(root) / IMAGES, mmap_mode="r+")
+    shape = images.shape[1:]
+    lm = np.zeros((stop - start, NUM_LANDMARKS, 2), np.float64)
+    lm3 = np.zeros((stop - start, NUM_LANDMARKS, 3), np.float64)
+    has3 = np.zeros(stop - start, bool)
+    for k in range(start, stop):
+        s = read_sample(root, ids[k])
+        if s.image.shape != shape:
+            raise ValueError(f"{root}/{ids[k]}.png is {s.image.shape[:2]}, the first image {shape[:2]}: "
+                             "a pack needs one image size; train from the files instead")
+        images[k] = s.image
+        lm[k - start] = s.landmarks
+        if s.landmarks_3d is not None and np.ndim(s.landmarks_3d) == 2:
+            lm3[k - start], has3[k - start] = s.landmarks_3d[:, :3], True
+    images.flush()
+    return lm, lm3, has3
+
+
+def pack_folder(root: str | Path, workers: int = 0) -> Path:
+    """Write ``root``'s pack (see the module docstring) with ``workers`` processes (0: this one)."""
+    root = Path(root)
+    ids = list_ids(root)
+    if not ids:
+        raise FileNotFoundError(f"{root}: no '*_ldmks.txt' files; expected a FaceSynthetics-layout folder")
+    (root / LABELS).unlink(missing_ok=True)
+    first = read_sample(root, ids[0]).image
+    images = np.lib.format.open_memmap(root / IMAGES, mode="w+", dtype=np.uint8, shape=(len(ids), *first.shape))
+    del images
+    chunk = max(1, min(1000, len(ids) // max(1, 4 * workers)))
+    ranges = [(s, min(s + chunk, len(ids))) for s in range(0, len(ids), chunk)]
+    if workers > 0:
+        import multiprocessing as mp
+
+        # fork: the children share the id list; each opens the images file itself
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.starmap(_decode_range, [(str(root), ids, a, b) for a, b in ranges])
+    else:
+        parts = [_decode_range(str(root), ids, a, b) for a, b in ranges]
+    tmp = root / (LABELS + ".tmp.npz")
+    np.savez(tmp, ids=np.asarray(ids), landmarks=np.concatenate([p[0] for p in parts]),
+             landmarks_3d=np.concatenate([p[1] for p in parts]), has_3d=np.concatenate([p[2] for p in parts]))
+    os.replace(tmp, root / LABELS)
+    return root / LABELS
+
+
+class PackedSource:
+    """Samples of a packed folder (same interface as :class:`~.train_dataset.FolderSource`)."""
+
+    def __init__(self, root: str | Path, ids: list[str] | None = None, boxes: dict | None = None):
+        self.root = Path(root)
+        with np.load(self.root / LABELS) as z:
+            self._all_ids = [str(i) for i in z["ids"]]
+            self._landmarks, self._landmarks_3d, self._has_3d = z["landmarks"], z["landmarks_3d"], z["has_3d"]
+        row = {i: k for k, i in enumerate(self._all_ids)}
+        self.ids = list(self._all_ids) if ids is None else list(ids)
+        missing = [i for i in self.ids if i not in row]
+        if missing:
+            raise KeyError(f"{self.root / LABELS}: no sample(s) {missing[:3]}; rebuild it with 'landmark3d pack {self.root}'")
+        self._rows = np.asarray([row[i] for i in self.ids], np.int64)
+        self.boxes = boxes or {}
+        self._images = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def load(self, index: int, rng=None, epoch: int = 0) -> tuple[Sample, np.ndarray | None]:
+        if self._images is None:   # opened lazily: each loader process maps the file itself
+            self._images = np.load(self.root / IMAGES, mmap_mode="r")
+        r = int(self._rows[index])
+        sample = Sample(image=np.array(self._images[r]), landmarks=self._landmarks[r].copy(), name=self.ids[index],
+                        landmarks_3d=self._landmarks_3d[r].copy() if self._has_3d[r] else None)
+        box = self.boxes.get(self.ids[index])
+        return sample, (None if box is None else np.asarray(box[:4], float))
+
+    def __getstate__(self):
+        return {**self.__dict__, "_images": None}
+
+
+def pack_matches(root: str | Path) -> bool:
+    """Whether ``root`` holds a complete pack listing exactly the folder's samples."""
+    root = Path(root)
+    if not (root / LABELS).is_file() or not (root / IMAGES).is_file():
+        return False
+    with np.load(root / LABELS) as z:
+        packed = [str(i) for i in z["ids"]]
+    return packed == list_ids(root)
+
+
+def folder_source(root: str | Path, ids: list[str] | None = None, boxes: dict | None = None):
+    """The folder's pack when it is current, else its files (a stale pack is reported, not used)."""
+    from .train_dataset import FolderSource
+
+    root = Path(root)
+    if (root / LABELS).is_file():
+        if pack_matches(root):
+            return PackedSource(root, ids, boxes)
+        print(f"{root / LABELS}: does not list the folder's samples (stale); reading the files instead. "
+              f"Rebuild it with 'landmark3d pack {root}'", file=sys.stderr)
+    return FolderSource(root, ids, boxes)
