@@ -77,3 +77,23 @@ def test_occluders_cover_part_of_the_image_only():
     y = D.occlude(x, torch.Generator().manual_seed(2), p=1.0)
     changed = ((y - x).abs().sum(1) > 1e-6).float().mean((1, 2))
     assert float(changed.min()) > 0.005 and float(changed.max()) < 0.25
+
+
+def test_downscale_matches_an_explicit_down_and_up_at_each_samples_level():
+    import torch.nn.functional as F
+
+    x = _faces(n=12, size=40)
+    gen = torch.Generator().manual_seed(5)
+    y = D.downscale(x, gen, p=0.5)
+    gen = torch.Generator().manual_seed(5)                                 # the same draws, read back here
+    on = torch.rand(12, generator=gen) < 0.5
+    level = torch.randint(0, len(D.DOWNSCALE_LEVELS), (12,), generator=gen)
+    assert 0 < int(on.sum()) < 12
+    for i in range(12):
+        if not on[i]:
+            assert torch.equal(y[i], x[i])
+            continue
+        s = D.DOWNSCALE_LEVELS[int(level[i])]
+        small = F.interpolate(x[i:i + 1], size=(round(40 * s),) * 2, mode="area")
+        ref = F.interpolate(small, size=(40, 40), mode="bilinear", align_corners=False)[0]
+        assert torch.allclose(y[i], ref, atol=1e-6) and not torch.allclose(y[i], x[i], atol=1e-3)

@@ -296,3 +296,21 @@ def test_init_from_an_onnx_file_starts_where_the_file_is(tmp_path, data, capsys)
         bad = tmp_path / "bad.onnx"
         bad.write_text("not onnx")
         train(tiny_cfg(tmp_path, data, name="third", init=str(bad)))
+
+
+def test_ema_update_is_the_weighted_mean_of_every_float_tensor():
+    from landmark3d.train.loop import Ema
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    ema = Ema(model, decay=0.9)
+    before = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            t.add_(1) if t.dtype.is_floating_point else t.fill_(7)            # weights, BN stats, counter
+    ema.update(model, step=100)                                           # d = min(0.9, 101/110) = 0.9
+    after, now = ema.model.state_dict(), model.state_dict()
+    for k, v in after.items():
+        if v.dtype.is_floating_point:
+            assert torch.allclose(v, 0.9 * before[k] + 0.1 * now[k], atol=1e-6), k
+        else:
+            assert torch.equal(v, now[k]), k

@@ -116,15 +116,22 @@ class Ema:
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        # state_dict() values share storage with the modules' tensors (loading a state copies into
+        # them), so the pairs are listed once; updated with foreach ops: a ResNet34 has ~200 tensors,
+        # and one small kernel launch each per step was a visible share of a GPU step
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        self._float = ([e for e, m in pairs if e.dtype.is_floating_point],
+                       [m for e, m in pairs if e.dtype.is_floating_point])
+        self._other = [(e, m) for e, m in pairs if not e.dtype.is_floating_point]
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))   # warm start: follow the model closely at first
-        for e, m in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if e.dtype.is_floating_point:
-                e.mul_(d).add_(m.detach(), alpha=1 - d)
-            else:
-                e.copy_(m)
+        ema, current = self._float
+        torch._foreach_mul_(ema, d)
+        torch._foreach_add_(ema, current, alpha=1 - d)
+        for e, m in self._other:
+            e.copy_(m)
 
 
 def _init_state(init: dict, spec: ModelSpec, source) -> dict:
@@ -348,14 +355,14 @@ def train(cfg: dict) -> Path:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda and cfg["amp"]):
                 out = model(images)                                               # (B, 70, C)
+            has_z = batch["has_z"].to(device) if bool(batch["has_z"].any()) else None   # (checked on the CPU)
             parts = landmark_loss(out, batch["xy"].to(device), spec.channels, spec.loss, spec.input_size,
-                                  batch["z"].to(device), batch["has_z"].to(device), cfg["z_weight"])
+                                  batch["z"].to(device), has_z, cfg["z_weight"])
             optimizer.zero_grad(set_to_none=True)
             parts["loss"].backward()
-            if cfg["grad_clip"] > 0:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"]))
-            else:
-                grad_norm = float("nan")
+            # (kept on the device: a float() here would make the CPU wait for the GPU every step)
+            grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+                         if cfg["grad_clip"] > 0 else None)
             optimizer.step()
             if ema is not None:
                 ema.update(model, step)
@@ -384,21 +391,23 @@ def train(cfg: dict) -> Path:
                             bar.total = total
                     fitted_once = True
             n_window += len(images)
-            for k, v in parts.items():
-                running[k] = running.get(k, 0.0) + float(v.detach())
+            for k, v in parts.items():   # summed on the device, read at log time
+                running[k] = running.get(k, 0.0) + v.detach()
             running["_n"] = running.get("_n", 0) + 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(parts['loss'].detach()):.4f}", lr=f"{lr:.2e}")
             row = None
             if step % cfg["log_interval"] == 0 or step == total:
                 n = running.pop("_n")
+                mean = {k: float(v) / n for k, v in running.items()}
                 now = time.time()
                 row = {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": f"{lr:.3e}",
-                       "loss": f"{running.get('loss', 0) / n:.5f}", "loss_xy": f"{running.get('xy', 0) / n:.5f}",
-                       "loss_z": f"{running.get('z', 0) / n:.5f}" if "z" in running else "",
-                       "grad_norm": f"{grad_norm:.3f}", "images_per_s": f"{n_window / max(now - t_window, 1e-9):.1f}",
-                       "elapsed_s": f"{now - t0:.1f}"}
+                       "loss": f"{mean.get('loss', 0):.5f}", "loss_xy": f"{mean.get('xy', 0):.5f}",
+                       "loss_z": f"{mean['z']:.5f}" if "z" in mean else "",
+                       "grad_norm": f"{float('nan') if grad_norm is None else float(grad_norm):.3f}",
+                       "images_per_s": f"{n_window / max(now - t_window, 1e-9):.1f}", "elapsed_s": f"{now - t0:.1f}"}
+                if bar is not None:
+                    bar.set_postfix(loss=row["loss"], lr=f"{lr:.2e}")
                 running, t_window, n_window = {}, now, 0
             timed_out = ((cfg["max_minutes"] > 0 and time.time() - t0 > 60 * cfg["max_minutes"])
                          or (cfg["stop_after"] > 0 and step >= cfg["stop_after"]))

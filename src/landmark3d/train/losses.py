@@ -46,7 +46,9 @@ def landmark_loss(output: torch.Tensor, target_xy: torch.Tensor, channels: tuple
     """The training loss of one batch as ``{"loss": total, "xy": ..., "z": ...}``.
 
     ``output`` (B, 70, C) float; ``target_xy`` (B, 70, 2); ``target_z`` (B, 70) and ``has_z`` (B,)
-    bool for samples that carry depth labels.
+    bool for samples that carry depth labels. A CPU ``has_z`` with no sample set leaves the depth
+    term out; on the GPU it is not inspected (that would wait for the device every step): pass
+    ``None`` there when the batch has no depth (a batch with none would otherwise add z = 0).
     """
     output = output.float()
     pred_xy = output[..., :2]
@@ -60,7 +62,8 @@ def landmark_loss(output: torch.Tensor, target_xy: torch.Tensor, channels: tuple
         raise ValueError(f"unknown loss '{loss}'; choose 'mse' or 'gnll'")
     parts = {"xy": xy}
     total = xy
-    if "z" in channels and target_z is not None and has_z is not None and bool(has_z.any()):
+    if ("z" in channels and target_z is not None and has_z is not None
+            and (has_z.device.type != "cpu" or bool(has_z.any()))):
         err = (output[..., channels.index("z")] - target_z).abs()         # (B, 70)
         w = has_z[:, None].expand_as(err)
         z = _mean(err, w)
