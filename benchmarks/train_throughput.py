@@ -54,6 +54,7 @@ def main(argv=None) -> int:
 
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
+    torch.backends.cudnn.benchmark = cuda   # as the training loop sets it
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     cv2.setNumThreads(1)   # as the loop does before its workers fork
     source = folder_source(args.data)

@@ -133,3 +133,27 @@ def test_max_seconds_stops_rendering_and_counts_what_was_written(gen, tmp_path):
     summary = render_to_folder(tmp_path / "full", count=3, size=32, seed=5, workers=1, progress=False,
                                max_seconds=600.0, cache=gen.config.cache, hdri=gen.config.hdri)
     assert summary["written"] == 3 and len(facesynthetics.list_ids(tmp_path / "full")) == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pack_written_while_rendering_equals_the_files(gen, tmp_path, workers):
+    """synth --pack: the pack lists exactly the written samples, and its images and labels are the
+    ones the FaceSynthetics reader gets from the files (so training reads the same data either way)."""
+    from landmark3d.data.facesynthetics import list_ids, read_sample
+    from landmark3d.data.packed import PackedSource, folder_source, pack_matches
+    from landmark3d.errors import Landmark3dError
+    from landmark3d.synth.parallel import render_to_folder
+
+    out = tmp_path / "p"
+    summary = render_to_folder(out, count=5, size=32, seed=9, start=3, workers=workers, progress=False, pack=True,
+                               cache=gen.config.cache, hdri=gen.config.hdri)
+    assert summary["written"] == 5 and pack_matches(out)
+    src = folder_source(out)
+    assert isinstance(src, PackedSource) and src.ids == list_ids(out) == [f"{i:06d}" for i in range(3, 8)]
+    for k, sid in enumerate(src.ids):
+        a, b = src.load(k)[0], read_sample(out, sid)
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.landmarks, b.landmarks)
+        assert a.landmarks_3d is not None and np.array_equal(a.landmarks_3d, b.landmarks_3d)
+    with pytest.raises(Landmark3dError, match="empty folder"):
+        render_to_folder(out, count=2, size=32, seed=9, workers=1, progress=False, pack=True,
+                         cache=gen.config.cache, hdri=gen.config.hdri)

@@ -90,5 +90,7 @@ def test_gpu_script_renders_trains_exports(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["render"]["written"] == 10 and summary["steps"] == 3
     assert (out / "gpu.onnx").exists()
+    # the renders went into the pack as they were made: nothing was decoded before training
+    assert (tmp_path / "w" / "data" / "packed_labels.npz").exists() and "pack_seconds" not in summary
     if (shared / "data" / "aflw2000-3d-dev" / "ground_truth.npz").exists():
         assert summary["train_config"]["aflw"]  # validates on the dev set when it is at hand

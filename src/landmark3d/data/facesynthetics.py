@@ -35,27 +35,28 @@ def read_sample(root: str | Path, sample_id: str, *, segmentation: bool = False)
     from ..io import read_image
 
     root = Path(root)
-    sample = Sample(
-        image=read_image(root / f"{sample_id}.png"),
-        landmarks=read_landmarks(root / f"{sample_id}_ldmks.txt"),
-        name=sample_id,
-    )
-    meta_path = root / f"{sample_id}_meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        # (the writer stores null for what a sample lacks)
-        if meta.get("landmarks_3d") is not None:
-            sample.landmarks_3d = np.asarray(meta["landmarks_3d"], dtype=np.float64)
-        if meta.get("pose_deg") is not None:
-            sample.pose_deg = np.asarray(meta["pose_deg"], dtype=np.float64)
-        if meta.get("visibility") is not None:
-            sample.visibility = np.asarray(meta["visibility"], dtype=bool)
+    sample = Sample(image=read_image(root / f"{sample_id}.png"), landmarks=read_landmarks(root / f"{sample_id}_ldmks.txt"),
+                    name=sample_id)
+    meta = read_meta(root, sample_id)
+    # (the writer stores null for what a sample lacks)
+    if meta.get("landmarks_3d") is not None:
+        sample.landmarks_3d = np.asarray(meta["landmarks_3d"], dtype=np.float64)
+    if meta.get("pose_deg") is not None:
+        sample.pose_deg = np.asarray(meta["pose_deg"], dtype=np.float64)
+    if meta.get("visibility") is not None:
+        sample.visibility = np.asarray(meta["visibility"], dtype=bool)
     seg_path = root / f"{sample_id}_seg.png"
     if segmentation and seg_path.exists():
         import cv2
 
         sample.segmentation = cv2.imread(str(seg_path), cv2.IMREAD_UNCHANGED)
     return sample
+
+
+def read_meta(root: str | Path, sample_id: str) -> dict:
+    """The ``_meta.json`` sidecar of a sample as a dict (empty when there is none)."""
+    path = Path(root) / f"{sample_id}_meta.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def iter_samples(root: str | Path, **kwargs):

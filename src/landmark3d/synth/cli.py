@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "older landmark definition from its sidecars (images unchanged) and exit")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop starting new images after this "
                         "many seconds (fewer than --count may be written, with gaps in the ids)")
+    parser.add_argument("--pack", action="store_true", help="also write the images into the folder's pack "
+                        "(packed_images.npy + packed_labels.npz, see 'landmark3d pack') as they are rendered, "
+                        "so training reads them without decoding; the folder must be empty")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -81,7 +84,8 @@ def run(args) -> int:
 
         summary = render_to_folder(args.out, count=args.count, size=args.size, seed=args.seed,
                                    start=args.start, workers=args.workers, progress=not args.no_progress,
-                                   max_seconds=args.max_seconds, cache=args.cache, ict=args.ict, hdri=args.hdri)
+                                   max_seconds=args.max_seconds, pack=args.pack, cache=args.cache, ict=args.ict,
+                                   hdri=args.hdri)
     except Landmark3dError as exc:
         print(f"landmark3d synth: {exc}", file=sys.stderr)
         return 1

@@ -33,28 +33,42 @@ def single_threaded_children():
             else:
                 os.environ[k] = v
 
-def _init_worker(config_kwargs: dict, out: str, deadline: float | None = None) -> None:
+def _init_worker(config_kwargs: dict, out: str, deadline: float | None = None, pack_start: int | None = None) -> None:
     from .generator import Generator, GeneratorConfig
 
     _worker["out"] = out
     _worker["deadline"] = deadline
+    _worker["pack_start"] = pack_start
     try:
         _worker["gen"] = Generator(GeneratorConfig(**config_kwargs))
     except Exception as exc:  # raised from the first task: a failing initializer makes Pool respawn forever
         _worker["error"] = exc
 
 
-def _render_chunk(indices: list[int]) -> int:
+def _render_chunk(indices: list[int]) -> tuple[int, dict]:
+    """Render and write ``indices``; returns (images written, pack labels by id (empty without a pack))."""
     from .writer import write_sample
 
     if "error" in _worker:
         raise _worker["error"]
     if _worker.get("deadline") is not None and time.time() > _worker["deadline"]:
-        return 0  # past --max-seconds: the remaining chunks drain without rendering
+        return 0, {}  # past --max-seconds: the remaining chunks drain without rendering
     gen = _worker["gen"]
-    for sample, params in gen.render_batch(indices):
-        write_sample(_worker["out"], sample, params)
-    return len(indices)
+    start, labels = _worker.get("pack_start"), {}
+    if start is not None and "pack" not in _worker:
+        import numpy as np
+
+        from ..data.packed import IMAGES
+
+        _worker["pack"] = np.load(Path(_worker["out"]) / IMAGES, mmap_mode="r+")
+    for i, (sample, params) in zip(indices, gen.render_batch(indices)):
+        sid = write_sample(_worker["out"], sample, params)
+        if start is not None:
+            from ..data.packed import sample_labels
+
+            _worker["pack"][i - start] = sample.image
+            labels[sid] = (i - start, *sample_labels(_worker["out"], sid))   # as read back from the files
+    return len(indices), labels
 
 
 class _NoBar:
@@ -70,11 +84,13 @@ class _NoBar:
 
 def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0, start: int = 0,
                      workers: int = 1, progress: bool = True, max_seconds: float | None = None,
-                     **config) -> dict:
+                     pack: bool = False, **config) -> dict:
     """Render images ``start .. start+count-1`` into ``out``; returns a summary dict.
 
     With ``max_seconds``, chunks not started by then are skipped (those in flight finish), so the
-    folder may hold fewer images, with gaps in the ids; the summary's ``written`` counts them."""
+    folder may hold fewer images, with gaps in the ids; the summary's ``written`` counts them.
+    With ``pack``, the images also go into the folder's pack (:mod:`landmark3d.data.packed`) as they
+    are rendered, so training reads them without decoding; the folder must hold no other samples."""
     try:
         from tqdm import tqdm
     except ImportError:  # e.g. a bare GPU machine: no bar, the summary still comes
@@ -84,6 +100,18 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
     load_cache(config.get("cache"), ict_source=config.get("ict"))  # builds it once, before the workers
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    pack_start = None
+    if pack:
+        from ..data.facesynthetics import list_ids
+        from ..data.packed import create_images, write_labels
+
+        if list_ids(out):
+            from ..errors import Landmark3dError
+
+            raise Landmark3dError(f"{out}: already holds samples; --pack needs an empty folder "
+                                  f"(or render without --pack, then 'landmark3d pack {out}')")
+        create_images(out, count, (size, size, 3))
+        pack_start, labels = start, {}
     kwargs = dict(size=size, seed=seed, **config)
     chunks = [list(range(a, min(a + CHUNK, start + count))) for a in range(start, start + count, CHUNK)]
     bar = tqdm(total=count, unit="img", file=sys.stderr, disable=not progress, desc="synth")
@@ -91,21 +119,29 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
     deadline = None if max_seconds is None else time.time() + max_seconds
     written = 0
     if workers <= 1:
-        _init_worker(kwargs, str(out), deadline)
+        _init_worker(kwargs, str(out), deadline, pack_start)
         t0 = time.perf_counter()  # exclude set-up, as with workers below
-        for c in chunks:
-            n = _render_chunk(c)
+        results = map(_render_chunk, chunks)
+        for n, chunk_labels in results:
             written += n
             bar.update(n)
+            if pack:
+                labels.update(chunk_labels)
         _worker.pop("gen").close()
+        _worker.pop("pack", None)
     else:
         import multiprocessing as mp
 
         # one BLAS / llvmpipe thread per worker: the processes are the parallelism
-        with single_threaded_children(), mp.get_context("spawn").Pool(workers, _init_worker, (kwargs, str(out), deadline)) as pool:
-            for n in pool.imap_unordered(_render_chunk, chunks):
+        with single_threaded_children(), mp.get_context("spawn").Pool(
+                workers, _init_worker, (kwargs, str(out), deadline, pack_start)) as pool:
+            for n, chunk_labels in pool.imap_unordered(_render_chunk, chunks):
                 written += n
                 bar.update(n)
+                if pack:
+                    labels.update(chunk_labels)
+    if pack:
+        write_labels(out, labels)
     seconds = time.perf_counter() - t0
     bar.close()
     return {"written": written, "out": str(out), "first_id": f"{start:06d}", "size": size, "seed": seed,

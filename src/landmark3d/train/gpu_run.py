@@ -8,7 +8,8 @@ Steps, each timed and logged to ``OUT/run.log`` as it goes (so a run cut short s
 1. render ``--count`` faces with ``landmark3d synth`` in a subprocess (``--render-workers``
    processes; EGL on the GPU machine, llvmpipe on a CPU) into ``--work/data`` unless ``--data``
    names existing folders;
-2. pack the faces into arrays (``--pack``, :mod:`landmark3d.data.packed`), then train
+2. with ``--pack`` (the default) the renders also land in a pack (:mod:`landmark3d.data.packed`;
+   ``--data`` folders are packed first when they have none), then train
    (``landmark3d.train.loop.train``) with ``--max-minutes`` of the remaining budget and the
    step count fitted to it, validating on held-out synthetic faces and AFLW2000-3D-dev if present;
 3. export ONNX (``--fp16`` optional) + model card with the measured validation NME;
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--photometric-on-device", action=argparse.BooleanOptionalAction, default=False,
                    help="photometric augmentation on the GPU, batch-wise, instead of in the loader workers")
     p.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
-                   help="decode the faces once into arrays before training (landmark3d pack): the loader "
+                   help="keep the faces as arrays too (landmark3d synth --pack / landmark3d pack): the loader "
                         "then skips PNG decoding, ~4x less work per item")
     p.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=False, help="fp16 ONNX weights")
     p.add_argument("--keep", default="onnx", choices=("onnx", "checkpoint", "both"),
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--no-progress")
             if args.render_minutes > 0:
                 cmd += ["--max-seconds", str(60 * args.render_minutes)]
+            if args.pack:
+                cmd.append("--pack")   # filled as rendered: nothing to decode afterwards
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"rendering failed (exit {done.returncode}): {' '.join(cmd)}\n"

@@ -240,6 +240,9 @@ def train(cfg: dict) -> Path:
                              f"unexpected {unexpected[:3]}); drop --init")
     model = model.to(device)
     cuda = device.type == "cuda"
+    if cuda:
+        # fixed input sizes: let cuDNN time its convolution algorithms once and keep the fastest
+        torch.backends.cudnn.benchmark = True
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     decay, no_decay = [], []
