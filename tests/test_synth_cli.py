@@ -157,3 +157,24 @@ def test_pack_written_while_rendering_equals_the_files(gen, tmp_path, workers):
     with pytest.raises(Landmark3dError, match="empty folder"):
         render_to_folder(out, count=2, size=32, seed=9, workers=1, progress=False, pack=True,
                          cache=gen.config.cache, hdri=gen.config.hdri)
+
+
+def test_pack_only_writes_no_pngs_and_the_same_images(gen, tmp_path):
+    from landmark3d.data.facesynthetics import read_sample
+    from landmark3d.data.packed import LABELS, PackedSource, folder_source
+    from landmark3d.synth.parallel import render_to_folder
+
+    kw = dict(count=3, size=32, seed=4, workers=1, progress=False, cache=gen.config.cache, hdri=gen.config.hdri)
+    render_to_folder(tmp_path / "png", **kw)
+    render_to_folder(tmp_path / "only", pack=True, png=False, **kw)
+    assert not list((tmp_path / "only").glob("*.png"))
+    src = folder_source(tmp_path / "only")
+    assert isinstance(src, PackedSource) and len(src) == 3
+    for k, sid in enumerate(src.ids):
+        a, b = src.load(k)[0], read_sample(tmp_path / "png", sid)
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.landmarks, b.landmarks)
+    (tmp_path / "only" / LABELS).unlink()                                  # as if the render was cut short
+    with pytest.raises(FileNotFoundError, match="exist only in"):
+        folder_source(tmp_path / "only")
+    with pytest.raises(ValueError, match="needs pack"):
+        render_to_folder(tmp_path / "x", png=False, **kw)

@@ -152,9 +152,16 @@ def folder_source(root: str | Path, ids: list[str] | None = None, boxes: dict | 
     from .train_dataset import FolderSource
 
     root = Path(root)
+    if (root / LABELS).is_file() and pack_matches(root):
+        return PackedSource(root, ids, boxes)
+    source = FolderSource(root, ids, boxes)
+    if (root / IMAGES).is_file() and not (root / f"{source.ids[0]}.png").exists():
+        # written by 'landmark3d synth --pack-only': the pack was the only copy of the images
+        why = ("does not list the folder's samples" if (root / LABELS).is_file()
+               else "is missing (an interrupted render?)")
+        raise FileNotFoundError(f"{root}: its images exist only in {IMAGES}, whose labels file {LABELS} {why}; "
+                                "render the folder again")
     if (root / LABELS).is_file():
-        if pack_matches(root):
-            return PackedSource(root, ids, boxes)
         print(f"{root / LABELS}: does not list the folder's samples (stale); reading the files instead. "
               f"Rebuild it with 'landmark3d pack {root}'", file=sys.stderr)
-    return FolderSource(root, ids, boxes)
+    return source

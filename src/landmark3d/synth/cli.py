@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", action="store_true", help="also write the images into the folder's pack "
                         "(packed_images.npy + packed_labels.npz, see 'landmark3d pack') as they are rendered, "
                         "so training reads them without decoding; the folder must be empty")
+    parser.add_argument("--pack-only", action="store_true", help="as --pack, but write no image or segmentation "
+                        "PNGs (the images exist only in the pack; for training runs such as scripts/gpu_run.sh)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -84,7 +86,8 @@ def run(args) -> int:
 
         summary = render_to_folder(args.out, count=args.count, size=args.size, seed=args.seed,
                                    start=args.start, workers=args.workers, progress=not args.no_progress,
-                                   max_seconds=args.max_seconds, pack=args.pack, cache=args.cache, ict=args.ict,
+                                   max_seconds=args.max_seconds, pack=args.pack or args.pack_only,
+                                   png=not args.pack_only, cache=args.cache, ict=args.ict,
                                    hdri=args.hdri)
     except Landmark3dError as exc:
         print(f"landmark3d synth: {exc}", file=sys.stderr)

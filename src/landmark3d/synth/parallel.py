@@ -33,12 +33,14 @@ def single_threaded_children():
             else:
                 os.environ[k] = v
 
-def _init_worker(config_kwargs: dict, out: str, deadline: float | None = None, pack_start: int | None = None) -> None:
+def _init_worker(config_kwargs: dict, out: str, deadline: float | None = None, pack_start: int | None = None,
+                 png: bool = True) -> None:
     from .generator import Generator, GeneratorConfig
 
     _worker["out"] = out
     _worker["deadline"] = deadline
     _worker["pack_start"] = pack_start
+    _worker["png"] = png
     try:
         _worker["gen"] = Generator(GeneratorConfig(**config_kwargs))
     except Exception as exc:  # raised from the first task: a failing initializer makes Pool respawn forever
@@ -62,7 +64,7 @@ def _render_chunk(indices: list[int]) -> tuple[int, dict]:
 
         _worker["pack"] = np.load(Path(_worker["out"]) / IMAGES, mmap_mode="r+")
     for i, (sample, params) in zip(indices, gen.render_batch(indices)):
-        sid = write_sample(_worker["out"], sample, params)
+        sid = write_sample(_worker["out"], sample, params, images=_worker.get("png", True))
         if start is not None:
             from ..data.packed import sample_labels
 
@@ -84,13 +86,14 @@ class _NoBar:
 
 def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0, start: int = 0,
                      workers: int = 1, progress: bool = True, max_seconds: float | None = None,
-                     pack: bool = False, **config) -> dict:
+                     pack: bool = False, png: bool = True, **config) -> dict:
     """Render images ``start .. start+count-1`` into ``out``; returns a summary dict.
 
     With ``max_seconds``, chunks not started by then are skipped (those in flight finish), so the
     folder may hold fewer images, with gaps in the ids; the summary's ``written`` counts them.
     With ``pack``, the images also go into the folder's pack (:mod:`landmark3d.data.packed`) as they
-    are rendered, so training reads them without decoding; the folder must hold no other samples."""
+    are rendered, so training reads them without decoding; the folder must hold no other samples.
+    ``png=False`` (with ``pack``) writes no image or segmentation PNGs: the pack holds the images."""
     try:
         from tqdm import tqdm
     except ImportError:  # e.g. a bare GPU machine: no bar, the summary still comes
@@ -101,6 +104,8 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pack_start = None
+    if not png and not pack:
+        raise ValueError("png=False needs pack=True: the images would be written nowhere")
     if pack:
         from ..data.facesynthetics import list_ids
         from ..data.packed import create_images, write_labels
@@ -119,7 +124,7 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
     deadline = None if max_seconds is None else time.time() + max_seconds
     written = 0
     if workers <= 1:
-        _init_worker(kwargs, str(out), deadline, pack_start)
+        _init_worker(kwargs, str(out), deadline, pack_start, png)
         t0 = time.perf_counter()  # exclude set-up, as with workers below
         results = map(_render_chunk, chunks)
         for n, chunk_labels in results:
@@ -134,7 +139,7 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
 
         # one BLAS / llvmpipe thread per worker: the processes are the parallelism
         with single_threaded_children(), mp.get_context("spawn").Pool(
-                workers, _init_worker, (kwargs, str(out), deadline, pack_start)) as pool:
+                workers, _init_worker, (kwargs, str(out), deadline, pack_start, png)) as pool:
             for n, chunk_labels in pool.imap_unordered(_render_chunk, chunks):
                 written += n
                 bar.update(n)

@@ -22,17 +22,20 @@ def landmarks_text(points) -> str:
     return "".join(f"{x:.6f} {y:.6f}\n" for x, y in points)
 
 
-def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *, png_level: int = 1) -> str:
-    """Write one sample under ``root`` named ``sample.name``; returns the id."""
+def write_sample(root: str | Path, sample: Sample, params: dict | None = None, *, png_level: int = 1,
+                 images: bool = True) -> str:
+    """Write one sample under ``root`` named ``sample.name``; returns the id. ``images=False``
+    leaves out the image and segmentation PNGs (their encoding is most of the writing time; for a
+    folder whose images live in its pack only, ``landmark3d synth --pack-only``)."""
     import cv2
 
     root = Path(root)
     sid = sample.name
     opts = [cv2.IMWRITE_PNG_COMPRESSION, png_level]
-    if not cv2.imwrite(str(root / f"{sid}.png"), np.ascontiguousarray(sample.image[..., ::-1]), opts):
+    if images and not cv2.imwrite(str(root / f"{sid}.png"), np.ascontiguousarray(sample.image[..., ::-1]), opts):
         raise OSError(f"{root / sid}.png: OpenCV could not write the image")
     (root / f"{sid}_ldmks.txt").write_text(landmarks_text(sample.landmarks))
-    if sample.segmentation is not None:
+    if images and sample.segmentation is not None:
         cv2.imwrite(str(root / f"{sid}_seg.png"), sample.segmentation, opts)
     meta = {
         "landmarks_3d": None if sample.landmarks_3d is None else np.round(sample.landmarks_3d, 5).tolist(),

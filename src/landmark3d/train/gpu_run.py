@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.render_minutes > 0:
                 cmd += ["--max-seconds", str(60 * args.render_minutes)]
             if args.pack:
-                cmd.append("--pack")   # filled as rendered: nothing to decode afterwards
+                # images only in the pack, filled as rendered: no PNG to encode, nothing to decode afterwards
+                cmd.append("--pack-only")
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"rendering failed (exit {done.returncode}): {' '.join(cmd)}\n"
