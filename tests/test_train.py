@@ -314,3 +314,19 @@ def test_ema_update_is_the_weighted_mean_of_every_float_tensor():
             assert torch.allclose(v, 0.9 * before[k] + 0.1 * now[k], atol=1e-6), k
         else:
             assert torch.equal(v, now[k]), k
+
+
+def test_grow_data_joins_when_its_pack_is_complete(tmp_path, data):
+    """--grow-data: a folder rendered while the run trains joins at the first check after its pack
+    is complete; one that never completes stays out; such a run cannot be resumed."""
+    from landmark3d.data.packed import pack_folder
+
+    more = write_dataset(tmp_path / "more", n=6, size=80, seed=1)
+    pack_folder(more)
+    unfinished = write_dataset(tmp_path / "unfinished", n=3, size=80, seed=2)   # no pack: still "rendering"
+    run = train(tiny_cfg(tmp_path, data, steps=52, batch_size=2, log_interval=50, ckpt_interval=100,
+                         grow_data=[str(more), str(unfinished)]))
+    ck = torch.load(run / "last.pt", weights_only=True)
+    assert ck["data"]["train_images"] == 8 + 6 and ck["step"] == 52
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        train(tiny_cfg(tmp_path, data, steps=60, resume=True, grow_data=[str(more)]))

@@ -94,3 +94,24 @@ def test_gpu_script_renders_trains_exports(tmp_path):
     assert (tmp_path / "w" / "data" / "packed_labels.npz").exists() and "pack_seconds" not in summary
     if (shared / "data" / "aflw2000-3d-dev" / "ground_truth.npz").exists():
         assert summary["train_config"]["aflw"]  # validates on the dev set when it is at hand
+
+
+def test_gpu_script_renders_more_faces_during_training(tmp_path):
+    """--render-during-training: a second, niced render runs beside training into its own pack-only
+    folder (new face indices) and is reported; the loop adds it when complete (tests/test_train.py)."""
+    shared = Path(os.environ.get("LANDMARK3D_SHARED", ROOT / ".." / "shared"))
+    cache = Path(os.environ.get("LANDMARK3D_CACHE", Path.home() / ".cache" / "landmark3d" / "ict_facekit_v1.npz"))
+    if not cache.exists() and not (shared / "assets" / "ict-facekit").exists():
+        pytest.skip("no ICT FaceKit cache or shared assets for the generator")
+    out = tmp_path / "out"
+    done = subprocess.run([str(ROOT / "scripts" / "gpu_run.sh"), str(out), "--work", str(tmp_path / "w"),
+                           "--count", "6", "--size", "48", "--render-workers", "1", "--render-during-training", "0.05",
+                           *TINY], env=dict(os.environ, PYTHON=sys.executable), capture_output=True, text=True,
+                          timeout=240)
+    log = (out / "run.log").read_text() if (out / "run.log").exists() else done.stderr
+    assert done.returncode == 0, log[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    more = summary["render_more"]
+    assert more["first_id"] == "000006" and more["out"] == str(tmp_path / "w" / "data_more"), more
+    assert summary["train_config"]["grow_data"] == [str(tmp_path / "w" / "data_more")]
+    assert not list((tmp_path / "w" / "data_more").glob("*.png"))          # pack-only

@@ -174,6 +174,11 @@ class LandmarkDataset:
     def __len__(self) -> int:
         return int(self._offsets[-1])
 
+    def extend(self, sources: list) -> None:
+        """Append sources (their items get the next indices; existing indices keep their items)."""
+        self.sources = self.sources + list(sources)
+        self._offsets = np.cumsum([0] + [len(s) for s in self.sources])
+
     def _locate(self, index: int):
         k = int(np.searchsorted(self._offsets, index, side="right") - 1)
         return self.sources[k], index - int(self._offsets[k])

@@ -59,6 +59,9 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "init": ("", "start from the weights of this checkpoint, exported .onnx file or shipped model name "
                  "(e.g. mobilenetv2_gnll), with a new optimizer and schedule"),
     "data": ([], "training data (repeatable): a FaceSynthetics-layout folder, or 'synth' for a live generator"),
+    "grow_data": ([], "a folder being rendered while this run trains ('landmark3d synth --pack-only'; "
+                      "repeatable): it joins the training data once its pack is complete (checked every 50 "
+                      "steps; the run is then not reproducible, and cannot be resumed)"),
     "synth_length": (10000, "virtual epoch length of a live 'synth' source (new faces every epoch)"),
     "synth_size": (256, "image side rendered by a live 'synth' source"),
     "boxes": ("", "detector boxes from 'landmark3d bbox' (JSON) to crop from instead of the landmarks' box"),

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=100000, help="faces to render (at most)")
     p.add_argument("--render-minutes", type=float, default=0.0,
                    help="stop rendering after this long even if fewer than --count are done (0: no limit)")
+    p.add_argument("--render-during-training", type=float, default=0.0, metavar="SHARE",
+                   help="keep rendering new faces (niced, on the CPU the loader leaves idle) for this share of the "
+                        "training time; they join the training data when that render ends (0: off)")
     p.add_argument("--size", type=int, default=256, help="rendered image side")
     p.add_argument("--render-workers", type=int, default=max(1, (os.cpu_count() or 2) - 2), help="rendering processes")
     p.add_argument("--seed", type=int, default=0)
@@ -78,6 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-mib", type=float, default=PART_MIB, help="split results larger than this (MiB)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)
     return p
+
+
+def synth_command(args, out_dir: Path, start: int, max_seconds: float) -> list[str]:
+    """The ``landmark3d synth`` command line that renders into ``out_dir`` from index ``start``.
+
+    Rendering runs in a separate process: once Mesa's llvmpipe (its LLVM) is loaded, importing
+    triton (which torch.optim pulls in) segfaults in the same process."""
+    cmd = [sys.executable, "-m", "landmark3d.cli", "synth", "--out", str(out_dir), "--count", str(args.count),
+           "--start", str(start), "--size", str(args.size), "--seed", str(args.seed),
+           "--workers", str(args.render_workers)]
+    if not args.progress:
+        cmd.append("--no-progress")
+    if max_seconds > 0:
+        cmd += ["--max-seconds", str(max_seconds)]
+    if args.pack or start > 0:
+        # images only in the pack, filled as rendered: no PNG to encode, nothing to decode afterwards
+        # (a folder rendered during training joins it through its pack)
+        cmd.append("--pack-only")
+    return cmd
 
 
 def split_large_files(folder: Path, part_bytes: int) -> list[dict]:
@@ -134,17 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
             out_dir = args.work / "data"
             log(f"rendering {args.count} faces at {args.size}px with {args.render_workers} workers -> {out_dir}")
-            # A separate process: once Mesa's llvmpipe (its LLVM) is loaded, importing triton (which
-            # torch.optim pulls in) segfaults in the same process.
-            cmd = [sys.executable, "-m", "landmark3d.cli", "synth", "--out", str(out_dir), "--count", str(args.count),
-                   "--size", str(args.size), "--seed", str(args.seed), "--workers", str(args.render_workers)]
-            if not args.progress:
-                cmd.append("--no-progress")
-            if args.render_minutes > 0:
-                cmd += ["--max-seconds", str(60 * args.render_minutes)]
-            if args.pack:
-                # images only in the pack, filled as rendered: no PNG to encode, nothing to decode afterwards
-                cmd.append("--pack-only")
+            cmd = synth_command(args, out_dir, 0, 60 * args.render_minutes)
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"rendering failed (exit {done.returncode}): {' '.join(cmd)}\n"
@@ -185,8 +197,39 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(cfg["output"]) / cfg["name"]
         if run_dir.exists():
             shutil.rmtree(run_dir)
+        background = None
+        if args.render_during_training > 0 and not args.data:
+            import subprocess
+
+            more = args.work / "data_more"
+            if more.exists():
+                shutil.rmtree(more)
+            seconds = 60 * left * args.render_during_training
+            # new faces: the indices after the first render's; niced, so the loader's workers come first
+            cmd = synth_command(args, more, args.count, seconds)
+            if shutil.which("nice"):
+                cmd = ["nice", "-n", "19", *cmd]
+            background = (subprocess.Popen(cmd, stdout=open(args.work / "render_more.out", "w"),
+                                           stderr=open(args.work / "render_more.err", "w")), more)
+            cfg["grow_data"] = [str(more)]
+            log(f"rendering more faces during the first {seconds / 60:.1f} min of training -> {more}")
         log(f"training {args.backbone}-{args.loss} at {args.input_size}px for up to {left:.1f} min")
-        train(cfg)
+        try:
+            train(cfg)
+        finally:
+            if background is not None:
+                proc, more = background
+                try:   # past its deadline it only finishes the chunks in flight
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
+                    proc.wait()
+                lines = (args.work / "render_more.out").read_text().strip().splitlines()
+                summary["render_more"] = json.loads(lines[-1]) if lines else {
+                    "error": (args.work / "render_more.err").read_text()[-2000:]}
+                log(f"rendered during training: {summary['render_more']}")
+                if isinstance(summary["render_more"].get("written"), int):
+                    n_faces += summary["render_more"]["written"]
         shutil.copy(run_dir / "log.csv", args.out / "log.csv")
         summary["train_config"] = json.loads((run_dir / "config.json").read_text())
         ck = torch.load(run_dir / "last.pt", weights_only=True, map_location="cpu")

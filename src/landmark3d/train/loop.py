@@ -203,6 +203,9 @@ def train(cfg: dict) -> Path:
                               "or choose another --name")
     if not cfg["data"]:
         raise ValueError("no training data: give --data FOLDER (FaceSynthetics layout) or --data synth")
+    if cfg["grow_data"] and cfg["resume"]:
+        raise ValueError("--grow-data runs cannot be resumed (the data grew at a time no checkpoint records); "
+                         "start a new run with --init RUN/last.pt")
     if cfg["threads"] > 0:
         torch.set_num_threads(cfg["threads"])
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +328,7 @@ def train(cfg: dict) -> Path:
     running: dict[str, float] = {}
     model.train()
     it = iter(loader)
+    pending = list(cfg["grow_data"])   # folders still being rendered (--grow-data)
 
     def validate_now(step_now: int) -> dict:
         nonlocal best
@@ -344,8 +348,32 @@ def train(cfg: dict) -> Path:
             print(f"step {step_now}: " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()), file=sys.stderr)
         return metrics
 
+    def grow() -> bool:
+        """Add each --grow-data folder whose pack is complete; True when the data grew."""
+        from ..data.packed import LABELS, PackedSource, pack_matches
+
+        added = []
+        for folder in list(pending):
+            if (Path(folder) / LABELS).is_file() and pack_matches(folder):
+                pending.remove(folder)
+                source = PackedSource(folder)
+                if len(source):
+                    added.append(source)
+                print(f"step {step}: {folder} done, {len(source)} faces join the training data", file=sys.stderr)
+        if added:
+            train_ds.extend(added)
+        return bool(added)
+
     try:
         while step < total:
+            if pending and step % REFIT_INTERVAL == 0 and grow():
+                # new loader over the grown data (its own batch order; the old workers shut down)
+                del it
+                sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"] + 7919 * step)
+                loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
+                                                     pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
+                steps_per_epoch = sampler.steps_per_epoch
+                it = iter(loader)
             batch = next(it)
             lr = lr_at(step, total, cfg["lr"], warmup, cfg["min_lr_ratio"])
             for g in optimizer.param_groups:
