@@ -145,3 +145,29 @@ def test_export_parity_with_the_integral_head(tmp_path):
     got, ref = run_onnx(tmp_path / "int.onnx", x), reference(path, x)
     assert np.abs(got - ref).max() <= FP32_TOLERANCE
     assert np.ptp(ref[..., 0]) > 0.05  # the outputs vary: parity is not between two constants
+
+
+def test_export_int8_is_quantised_close_on_synthetic_crops_and_loads(tmp_path, ckpt):
+    from train_helpers import write_dataset
+
+    from landmark3d.models.export import INT8_MEAN_TOLERANCE, INT8_TOLERANCE
+    from landmark3d.models.quantize import calibration_crops
+    from landmark3d.models.runtime import load_model
+
+    faces = write_dataset(tmp_path / "faces", n=12, size=96)
+    out = tmp_path / "q.onnx"
+    report = export_onnx(ckpt, out, int8_calibration=faces)
+    assert report["max_abs_diff"] <= INT8_TOLERANCE and report["mean_abs_diff"] <= INT8_MEAN_TOLERANCE
+    proto = onnx.load(str(out))
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert ModelSpec.from_json({p.key: p.value for p in proto.metadata_props}[METADATA_KEY]).input_size == 48
+    spec = ModelSpec.from_json(torch.load(ckpt, weights_only=True)["spec"])
+    x = calibration_crops(faces, spec, count=6, seed=2)
+    got, want = run_onnx(out, x), reference(ckpt, x)
+    assert np.abs(got[..., :2] - want[..., :2]).max() <= INT8_TOLERANCE
+    assert np.abs(got[..., :2] - want[..., :2]).max() > 1e-6                 # it is really quantised
+    assert load_model(out).spec.input_size == 48
+    assert "int8 (calibrated on" in (tmp_path / "q.md").read_text()
+    with pytest.raises(ValueError, match="not both"):
+        export_onnx(ckpt, tmp_path / "x.onnx", fp16=True, int8_calibration=faces)

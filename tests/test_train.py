@@ -330,3 +330,27 @@ def test_grow_data_joins_when_its_pack_is_complete(tmp_path, data):
     assert ck["data"]["train_images"] == 8 + 6 and ck["step"] == 52
     with pytest.raises(ValueError, match="cannot be resumed"):
         train(tiny_cfg(tmp_path, data, steps=60, resume=True, grow_data=[str(more)]))
+
+
+def test_an_int8_file_rebuilds_and_starts_a_run(tmp_path, data, capsys):
+    """An int8 export (QDQ; quantisation re-orders the graph's convolutions) rebuilds into a float
+    model equal to it within the int8 tolerance on crops like its calibration ones, and --init takes it."""
+    from landmark3d.models.export import INT8_TOLERANCE, export_onnx
+    from landmark3d.models.quantize import calibration_crops
+    from landmark3d.train.onnx_init import load_onnx_weights
+
+    run = train(tiny_cfg(tmp_path, data, head="integral", steps=8, lr=5e-3))
+    onnx_path = tmp_path / "q.onnx"
+    export_onnx(run / "last.pt", onnx_path, int8_calibration=data)
+    import onnxruntime as ort
+
+    model, spec = load_onnx_weights(onnx_path)
+    x = calibration_crops(data, spec, count=6, seed=4)
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    # the file's own int8 arithmetic is the only difference left (a wrong pairing of convolutions
+    # would be far off)
+    assert np.abs(got - want)[..., :2].max() <= INT8_TOLERANCE
+    train(tiny_cfg(tmp_path, data, name="from_int8", head="integral", init=str(onnx_path), steps=1, lr=0.0))
+    assert "rebuilt from" in capsys.readouterr().err

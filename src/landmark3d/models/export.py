@@ -3,8 +3,9 @@
 ``export_onnx(checkpoint, out)`` writes ``out`` (input ``image`` (B, 3, S, S) float32, output
 ``landmarks`` (B, 70, C), dynamic batch axis, opset 17) with the checkpoint's ModelSpec JSON in
 ``metadata_props[METADATA_KEY]``, checks ONNX Runtime's output against torch's on random inputs
-(fp32: max abs difference <= ``FP32_TOLERANCE``; fp16 weights: <= ``FP16_TOLERANCE`` on x, y), and
-writes ``<stem>.md``, the model card. Needs the ``[train]`` extra (torch, onnx).
+(fp32: max abs difference <= ``FP32_TOLERANCE``; fp16 weights: <= ``FP16_TOLERANCE`` on x, y; int8:
+``INT8_TOLERANCE`` / ``INT8_MEAN_TOLERANCE`` on x, y of synthetic crops), and writes ``<stem>.md``,
+the model card. Needs the ``[train]`` extra (torch, onnx).
 """
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ OPSET = 17
 FP32_TOLERANCE = 1e-4
 #: With fp16 weights (float32 compute): on x, y, 1e-2 of the crop half-side (0.64 px at S=128).
 FP16_TOLERANCE = 1e-2
+#: int8 (``--int8``), on crops like the calibration ones: the largest x, y error of any point, and
+#: the mean one (measured for the ResNet34: max 0.019-0.026, mean 0.0037 crop half-sides; a tiny
+#: test model on augmented training crops: max 0.062, mean 0.012). A wrong rebuild (onnx_init) is
+#: far off both.
+INT8_TOLERANCE, INT8_MEAN_TOLERANCE = 0.1, 0.02
 
 
 class ExportError(RuntimeError):
@@ -30,13 +36,17 @@ class ExportError(RuntimeError):
 
 
 def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None = None,
-                sigma_scale: float | None = None) -> dict:
+                sigma_scale: float | None = None, int8_calibration: str | Path | None = None) -> dict:
     """Export ``checkpoint_path`` to ``out_path``; returns ``{"max_abs_diff": ..., "tolerance": ..., ...}``.
 
     ``card`` adds fields to the model card (``commands``, ``data``, ``compute``, ``accuracy``,
     ``notes``); the rest comes from the checkpoint. ``sigma_scale`` stores a sigma calibration
     factor in the spec (see ``landmark3d eval``'s calibration line; fit it on non-test data).
+    ``int8_calibration``: a FaceSynthetics-layout folder of synthetic faces; the file is then
+    quantised to int8 (:mod:`landmark3d.models.quantize`), its activations calibrated on its crops.
     """
+    if fp16 and int8_calibration:
+        raise ValueError("choose --fp16 or --int8, not both")
     import onnx
     import torch
 
@@ -75,11 +85,24 @@ def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None
     onnx.checker.check_model(proto)
     onnx.save(proto, str(tmp))
 
-    report = check_parity(model, tmp, spec, fp16)
+    precision, inputs = ("fp16" if fp16 else "fp32"), None
+    if int8_calibration:
+        from .quantize import CALIBRATION_COUNT, calibration_crops, quantize_int8
+
+        crops = calibration_crops(int8_calibration, spec)
+        quantized = out_path.with_name(out_path.name + ".int8.tmp")
+        try:
+            quantize_int8(tmp, quantized, crops)
+        finally:
+            tmp.unlink(missing_ok=True)
+        os.replace(quantized, tmp)
+        precision = f"int8 (calibrated on {min(len(crops), CALIBRATION_COUNT)} crops of {int8_calibration})"
+        inputs = calibration_crops(int8_calibration, spec, count=32, seed=1)   # parity on other crops
+    report = check_parity(model, tmp, spec, precision=precision, inputs=inputs)
     os.replace(tmp, out_path)
     info = dict(card or {})
     info.setdefault("parity", report)
-    write_model_card(out_path, spec, ck, info, fp16)
+    write_model_card(out_path, spec, ck, info, precision)
     return report
 
 
@@ -106,12 +129,22 @@ def _to_fp16(proto):
     return proto
 
 
-def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool, batch: int = 3, seed: int = 0) -> dict:
-    """Compare ONNX Runtime with torch on random normalised images; raise :class:`ExportError` if off."""
+def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool = False, batch: int = 3, seed: int = 0, *,
+                 precision: str | None = None, inputs: np.ndarray | None = None) -> dict:
+    """Compare ONNX Runtime with torch; raise :class:`ExportError` if off.
+
+    ``precision`` "fp32" (every output value, random normalised images), "fp16" (x, y) or "int8..."
+    (x, y, max and mean, on ``inputs``: crops like the calibration ones, since int8 ranges are fitted
+    to them); ``fp16=True`` is the same as precision "fp16"."""
     import onnxruntime as ort
     import torch
 
-    x = np.random.default_rng(seed).normal(0, 1, (batch, 3, spec.input_size, spec.input_size)).astype(np.float32)
+    precision = precision or ("fp16" if fp16 else "fp32")
+    if inputs is None:
+        if precision.startswith("int8"):
+            raise ValueError("an int8 parity check needs inputs like its calibration crops")
+        inputs = np.random.default_rng(seed).normal(0, 1, (batch, 3, spec.input_size, spec.input_size))
+    x = np.asarray(inputs, dtype=np.float32)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -119,16 +152,24 @@ def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool, batch: int = 3, 
     if got.shape != ref.shape:
         raise ExportError(f"{onnx_path}: ONNX output shape {got.shape} != torch {ref.shape}")
     diff = np.abs(got.astype(np.float64) - ref)
-    tol = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-    checked = diff[..., :2] if fp16 else diff
-    max_diff = float(checked.max())
+    if precision == "fp32":
+        checked, tol = diff, FP32_TOLERANCE
+    else:
+        checked, tol = diff[..., :2], (FP16_TOLERANCE if precision == "fp16" else INT8_TOLERANCE)
+    max_diff, mean_diff = float(checked.max()), float(checked.mean())
     if not max_diff <= tol:
         raise ExportError(f"{onnx_path}: ONNX Runtime differs from torch by {max_diff:.2e} > {tol:.0e}")
-    return {"max_abs_diff": max_diff, "tolerance": tol, "compared": "x, y" if fp16 else "all channels",
-            "batch": batch}
+    report = {"max_abs_diff": max_diff, "tolerance": tol, "compared": "all channels" if precision == "fp32" else "x, y",
+              "batch": len(x)}
+    if precision.startswith("int8"):
+        if not mean_diff <= INT8_MEAN_TOLERANCE:
+            raise ExportError(f"{onnx_path}: int8 output differs from torch by {mean_diff:.2e} on average "
+                              f"> {INT8_MEAN_TOLERANCE:.0e}")
+        report.update(mean_abs_diff=mean_diff, mean_tolerance=INT8_MEAN_TOLERANCE, inputs="synthetic crops")
+    return report
 
 
-def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, fp16: bool) -> Path:
+def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, precision: str) -> Path:
     """``<stem>.md`` beside the ONNX file: what it is, how it was made, how accurate it is."""
     cfg = json.loads(ck.get("config", "{}"))
     data = ck.get("data", {})
@@ -139,7 +180,8 @@ def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, fp1
     size_mb = onnx_path.stat().st_size / 2**20 if onnx_path.exists() else float("nan")
     lines += [
         "| field | value |", "|---|---|",
-        f"| file | `{onnx_path.name}` ({size_mb:.1f} MiB, {'fp16' if fp16 else 'fp32'} weights) |",
+        f"| file | `{onnx_path.name}` ({size_mb:.1f} MiB, "
+        f"{precision + ' weights and activations' if precision.startswith('int8') else precision + ' weights'}) |",
         f"| backbone | {spec.backbone} ({'torchvision, ' if spec.backbone != 'tiny' else 'test-only, '}trained from scratch) |",
         f"| head | global average pool + linear to 70 x ({', '.join(spec.channels)})"
         + (" + soft-argmax x, y of stride-16 heatmaps (integral)" if spec.head == "integral" else "") + " |",

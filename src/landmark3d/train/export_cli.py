@@ -1,6 +1,6 @@
 """The ``landmark3d export`` command: a training checkpoint -> ONNX file + model card.
 
-    landmark3d export runs/mnv2/last.pt --format onnx [--fp16] [--out weights/mobilenetv2_gnll.onnx]
+    landmark3d export runs/mnv2/last.pt --format onnx [--fp16 | --int8 SYNTH_DIR] [--out weights/mobilenetv2_gnll.onnx]
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default: onnx)")
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=False,
                         help="store weights as float16 (half the size; compute stays float32)")
+    parser.add_argument("--int8", type=Path, default=None, metavar="DIR",
+                        help="quantise to int8 (ONNX Runtime static QDQ: 3x faster for ResNet34 on a VNNI CPU, "
+                        "half an fp16 file), calibrated on crops of this folder of synthetic faces (FaceSynthetics "
+                        "layout; never a test set)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output file (default: beside the checkpoint, named after the model spec)")
     parser.add_argument("--sigma-scale", type=float, default=None,
@@ -39,7 +43,8 @@ def run(args) -> int:
 
         ck = ckpt_io.load(args.checkpoint)
         spec = ModelSpec.from_json(ck["spec"], source=str(args.checkpoint))
-        out = args.out or args.checkpoint.with_name(spec.name + ("_fp16" if args.fp16 else "") + ".onnx")
+        suffix = "_fp16" if args.fp16 else "_int8" if args.int8 else ""
+        out = args.out or args.checkpoint.with_name(spec.name + suffix + ".onnx")
         card = {}
         if args.accuracy_file:
             card["accuracy"] = args.accuracy_file.read_text().strip()
@@ -51,7 +56,8 @@ def run(args) -> int:
                 card[key] = value
         if "commands" not in card:
             card["commands"] = "landmark3d export " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "(not recorded)"
-        report = export_onnx(args.checkpoint, out, fp16=args.fp16, card=card, sigma_scale=args.sigma_scale)
+        report = export_onnx(args.checkpoint, out, fp16=args.fp16, card=card, sigma_scale=args.sigma_scale,
+                             int8_calibration=args.int8)
     except (FileNotFoundError, ValueError, ModelLoadError, ExportError, OSError) as exc:
         print(f"landmark3d export: {exc}", file=sys.stderr)
         return 2

@@ -26,14 +26,34 @@ _MIN_SCALE = 1e-2
 
 
 def _onnx_tensors(proto) -> dict[str, np.ndarray]:
-    """Initializers as float32 by the name the graph uses (fp16 files cast ``name_fp16`` -> ``name``)."""
+    """Initializers as float32 by the name the graph uses: fp16 files cast ``name_fp16`` -> ``name``;
+    int8 files (``export --int8``, QDQ) dequantize ``name_quantized`` -> ``name`` (also under the
+    DequantizeLinear output's name)."""
     from onnx import numpy_helper
 
     values = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
     for node in proto.graph.node:
         if node.op_type == "Cast" and node.input[0] in values:
             values[node.output[0]] = values[node.input[0]]
+        elif node.op_type == "DequantizeLinear" and node.input[0] in values:
+            q = values[node.input[0]].astype(np.float64)
+            scale = values[node.input[1]].astype(np.float64)
+            zero = values[node.input[2]].astype(np.float64) if len(node.input) > 2 and node.input[2] else 0.0
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            if np.ndim(scale) == 1 and q.ndim > 1:    # per channel along ``axis``
+                shape = [1] * q.ndim
+                shape[axis] = -1
+                scale = scale.reshape(shape)
+                zero = np.reshape(zero, shape) if np.ndim(zero) else zero
+            values[node.output[0]] = (q - zero) * scale
+            if node.input[0].endswith("_quantized"):
+                values.setdefault(node.input[0][: -len("_quantized")], values[node.output[0]])
     return {k: np.array(v, dtype=np.float32) for k, v in values.items()}
+
+
+def is_quantized(proto) -> bool:
+    """Whether the graph runs int8 (QDQ) arithmetic: then it equals its float rebuild only roughly."""
+    return any(n.op_type == "DequantizeLinear" for n in proto.graph.node)
 
 
 def _conv_order(model: nn.Module, size: int) -> list[nn.Conv2d]:
@@ -85,13 +105,22 @@ def load_onnx_weights(path: str | Path) -> tuple[nn.Module, ModelSpec]:
         raise ModelLoadError(f"{path}: {len(convs)} convolutions in the file, {len(order)} in a "
                              f"{spec.backbone}/{spec.head} model; was it exported by this version?")
     bn_of = _bn_after(model)
+    # Pair each of the model's convolutions (execution order) with the file's first unused one of
+    # the same weight shape, in graph order: an fp32/fp16 export lists them in execution order, an
+    # int8 file (quantisation re-sorts the graph) may list a branch's convolution (ResNet's
+    # downsample) before its siblings of other shapes. The parity check afterwards would catch a
+    # wrong pairing.
+    remaining, pairs = list(convs), []
+    for conv in order:
+        k = next((i for i, n in enumerate(remaining) if tensors[n.input[1]].shape == tuple(conv.weight.shape)), None)
+        if k is None:
+            raise ModelLoadError(f"{path}: no convolution with weights {tuple(conv.weight.shape)} left in the file "
+                                 f"for the {spec.backbone}/{spec.head} model; was it exported by this version?")
+        pairs.append((remaining.pop(k), conv))
     with torch.no_grad():
-        for node, conv in zip(convs, order):
+        for node, conv in pairs:
             w = torch.from_numpy(tensors[node.input[1]])
             b = torch.from_numpy(tensors[node.input[2]]) if len(node.input) > 2 else torch.zeros(w.shape[0])
-            if tuple(w.shape) != tuple(conv.weight.shape):
-                raise ModelLoadError(f"{path}: convolution '{node.name}' has weights {tuple(w.shape)}, "
-                                     f"the model expects {tuple(conv.weight.shape)}")
             conv.weight.copy_(w)
             bn = bn_of.get(conv)
             if bn is None:
@@ -174,16 +203,27 @@ def calibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], refer
 def checkpoint_from_onnx(path: str | Path, batches: Iterable[torch.Tensor]) -> dict:
     """``{"spec", "model"}`` like a training checkpoint, from an exported file; its eval-mode output
     is checked against ONNX Runtime before and after calibration (ExportError when off)."""
-    from ..models.export import check_parity
+    import itertools
 
+    import onnx
+
+    from ..models.export import check_parity
     from ..models.torch_models import build_model
 
     model, spec = load_onnx_weights(path)
-    check_parity(model, path, spec, fp16=False)
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        raise ValueError("no calibration images: the training data is empty")
+    # an int8 file equals the float rebuild only to its quantisation error, and only on inputs like
+    # the crops it was calibrated on (not on the random ones the float check uses)
+    precision = "int8" if is_quantized(onnx.load(str(path), load_external_data=False)) else "fp32"
+    parity_inputs = first.numpy() if precision == "int8" else None
+    check_parity(model, path, spec, precision=precision, inputs=parity_inputs)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         reference = build_model(spec)
-    seen = calibrate_batchnorm(model, batches, reference)
-    report = check_parity(model, path, spec, fp16=False)
+    seen = calibrate_batchnorm(model, itertools.chain([first], batches), reference)
+    report = check_parity(model, path, spec, precision=precision, inputs=parity_inputs)
     return {"spec": spec.to_json(), "model": model.state_dict(),
             "from_onnx": {"file": str(path), "calibration_images": seen, "parity": report}}
