@@ -354,3 +354,12 @@ def test_an_int8_file_rebuilds_and_starts_a_run(tmp_path, data, capsys):
     assert np.abs(got - want)[..., :2].max() <= INT8_TOLERANCE
     train(tiny_cfg(tmp_path, data, name="from_int8", head="integral", init=str(onnx_path), steps=1, lr=0.0))
     assert "rebuilt from" in capsys.readouterr().err
+
+
+def test_cpu_amp_trains_in_bf16_and_differs_from_float32(tmp_path, data):
+    a = train(tiny_cfg(tmp_path, data, name="f32", steps=3))
+    b = train(tiny_cfg(tmp_path, data, name="bf16", steps=3, cpu_amp=True))
+    wa, wb = (torch.load(r / "last.pt", weights_only=True)["model"] for r in (a, b))
+    diff = max(float((wa[k] - wb[k]).abs().max()) for k in wa if wa[k].is_floating_point())
+    assert 0 < diff < 0.05                               # the same run, at bf16 precision
+    assert all(torch.isfinite(wb[k]).all() for k in wb if wb[k].is_floating_point())

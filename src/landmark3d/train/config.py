@@ -76,6 +76,8 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "workers": (0, "data loader worker processes"),
     "threads": (0, "torch CPU threads (0: torch's default)"),
     "amp": (True, "bf16 autocast on CUDA (no effect on the CPU)"),
+    "cpu_amp": (False, "bf16 autocast of the training steps on the CPU too: ResNet34 at 192 px trained 2.2x faster "
+                       "on this project's CPU (AMX/AVX-512 BF16), MobileNetV2 no faster; validation stays float32"),
     "channels_last": (True, "channels_last memory format (CUDA and CPU; MobileNetV2 trains faster with it on both)"),
     "progress": (True, "show a progress bar on stderr"),
     "preview": (True, "write RUN/preview.png: the first 16 training crops with their targets drawn"),

@@ -386,7 +386,8 @@ def train(cfg: dict) -> Path:
                 images = model_input(images, spec.mean, spec.std)
             if cfg["channels_last"]:
                 images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda and cfg["amp"]):
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                                enabled=cfg["amp"] if cuda else cfg["cpu_amp"]):
                 out = model(images)                                               # (B, 70, C)
             has_z = batch["has_z"].to(device) if bool(batch["has_z"].any()) else None   # (checked on the CPU)
             parts = landmark_loss(out, batch["xy"].to(device), spec.channels, spec.loss, spec.input_size,
