@@ -8,7 +8,7 @@ training run reads every sample once per epoch. ``pack_folder`` writes, inside t
 - ``packed_labels.npz``: ``ids`` (N,), ``image_rows`` (N,), ``landmarks`` (N, 70, 2), ``landmarks_3d``
   (N, 70, 3) and ``has_3d`` (N,), written last, so its presence marks a complete pack.
 
-``landmark3d synth --pack`` fills the same two files as it renders (no decoding afterwards; rows of
+``landmark3d synth --pack`` (or ``--pack-only``, without PNG files) fills the same two files as it renders (no decoding afterwards; rows of
 faces skipped by ``--max-seconds`` stay empty and unlisted).
 
 All images must share one size (our generator's output does). :func:`folder_source` returns a
@@ -77,8 +77,7 @@ def _decode_range(root: str, ids: list[str], start: int, stop: int) -> dict:
             raise ValueError(f"{root}/{ids[k]}.png is {s.image.shape[:2]}, the first image {shape[:2]}: "
                              "a pack needs one image size; train from the files instead")
         images[k] = s.image
-        lm3 = s.landmarks_3d[:, :3] if s.landmarks_3d is not None and np.ndim(s.landmarks_3d) == 2 else None
-        labels[ids[k]] = (k, s.landmarks, lm3)
+        labels[ids[k]] = (k, s.landmarks, None if s.landmarks_3d is None else s.landmarks_3d[:, :3])
     images.flush()
     return labels
 
@@ -128,8 +127,8 @@ class PackedSource:
         if self._images is None:   # opened lazily: each loader process maps the file itself
             self._images = np.load(self.root / IMAGES, mmap_mode="r")
         r = int(self._rows[index])
-        sample = Sample(image=np.array(self._images[int(self._image_rows[r])]), landmarks=self._landmarks[r].copy(), name=self.ids[index],
-                        landmarks_3d=self._landmarks_3d[r].copy() if self._has_3d[r] else None)
+        sample = Sample(image=np.array(self._images[int(self._image_rows[r])]), landmarks=self._landmarks[r].copy(),
+                        name=self.ids[index], landmarks_3d=self._landmarks_3d[r].copy() if self._has_3d[r] else None)
         box = self.boxes.get(self.ids[index])
         return sample, (None if box is None else np.asarray(box[:4], float))
 
