@@ -57,17 +57,16 @@ def _render_chunk(indices: list[int]) -> tuple[int, dict]:
         return 0, {}  # past --max-seconds: the remaining chunks drain without rendering
     gen = _worker["gen"]
     start, labels = _worker.get("pack_start"), {}
-    if start is not None and "pack" not in _worker:
-        import numpy as np
+    if start is not None:
+        from ..data.packed import IMAGES, sample_labels
 
-        from ..data.packed import IMAGES
+        if "pack" not in _worker:
+            import numpy as np
 
-        _worker["pack"] = np.load(Path(_worker["out"]) / IMAGES, mmap_mode="r+")
+            _worker["pack"] = np.load(Path(_worker["out"]) / IMAGES, mmap_mode="r+")
     for i, (sample, params) in zip(indices, gen.render_batch(indices)):
         sid = write_sample(_worker["out"], sample, params, images=_worker.get("png", True))
         if start is not None:
-            from ..data.packed import sample_labels
-
             _worker["pack"][i - start] = sample.image
             labels[sid] = (i - start, *sample_labels(_worker["out"], sid))   # as read back from the files
     return len(indices), labels
