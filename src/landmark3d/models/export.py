@@ -96,13 +96,15 @@ def export_onnx(checkpoint_path, out_path, fp16: bool = False, card: dict | None
         finally:
             tmp.unlink(missing_ok=True)
         os.replace(quantized, tmp)
-        precision = f"int8 (calibrated on {min(len(crops), CALIBRATION_COUNT)} crops of {int8_calibration})"
+        precision = "int8"
         inputs = calibration_crops(int8_calibration, spec, count=32, seed=1)   # parity on other crops
     report = check_parity(model, tmp, spec, precision=precision, inputs=inputs)
     os.replace(tmp, out_path)
     info = dict(card or {})
     info.setdefault("parity", report)
-    write_model_card(out_path, spec, ck, info, precision)
+    weights = (f"int8 (calibrated on {min(len(crops), CALIBRATION_COUNT)} crops of {int8_calibration}) weights "
+               "and activations" if precision == "int8" else f"{precision} weights")
+    write_model_card(out_path, spec, ck, info, weights)
     return report
 
 
@@ -129,19 +131,20 @@ def _to_fp16(proto):
     return proto
 
 
-def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool = False, batch: int = 3, seed: int = 0, *,
-                 precision: str | None = None, inputs: np.ndarray | None = None) -> dict:
+def check_parity(model, onnx_path, spec: ModelSpec, precision: str = "fp32", inputs: np.ndarray | None = None,
+                 batch: int = 3, seed: int = 0) -> dict:
     """Compare ONNX Runtime with torch; raise :class:`ExportError` if off.
 
-    ``precision`` "fp32" (every output value, random normalised images), "fp16" (x, y) or "int8..."
-    (x, y, max and mean, on ``inputs``: crops like the calibration ones, since int8 ranges are fitted
-    to them); ``fp16=True`` is the same as precision "fp16"."""
+    ``precision`` "fp32" (every output value, ``batch`` random normalised images), "fp16" (x, y) or
+    "int8" (x, y, max and mean, on ``inputs``: crops like the calibration ones, since int8 ranges are
+    fitted to them)."""
     import onnxruntime as ort
     import torch
 
-    precision = precision or ("fp16" if fp16 else "fp32")
+    if precision not in ("fp32", "fp16", "int8"):
+        raise ValueError(f"precision must be fp32, fp16 or int8, got {precision!r}")
     if inputs is None:
-        if precision.startswith("int8"):
+        if precision == "int8":
             raise ValueError("an int8 parity check needs inputs like its calibration crops")
         inputs = np.random.default_rng(seed).normal(0, 1, (batch, 3, spec.input_size, spec.input_size))
     x = np.asarray(inputs, dtype=np.float32)
@@ -161,7 +164,7 @@ def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool = False, batch: i
         raise ExportError(f"{onnx_path}: ONNX Runtime differs from torch by {max_diff:.2e} > {tol:.0e}")
     report = {"max_abs_diff": max_diff, "tolerance": tol, "compared": "all channels" if precision == "fp32" else "x, y",
               "batch": len(x)}
-    if precision.startswith("int8"):
+    if precision == "int8":
         if not mean_diff <= INT8_MEAN_TOLERANCE:
             raise ExportError(f"{onnx_path}: int8 output differs from torch by {mean_diff:.2e} on average "
                               f"> {INT8_MEAN_TOLERANCE:.0e}")
@@ -169,7 +172,7 @@ def check_parity(model, onnx_path, spec: ModelSpec, fp16: bool = False, batch: i
     return report
 
 
-def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, precision: str) -> Path:
+def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, weights: str) -> Path:
     """``<stem>.md`` beside the ONNX file: what it is, how it was made, how accurate it is."""
     cfg = json.loads(ck.get("config", "{}"))
     data = ck.get("data", {})
@@ -180,8 +183,7 @@ def write_model_card(onnx_path: Path, spec: ModelSpec, ck: dict, info: dict, pre
     size_mb = onnx_path.stat().st_size / 2**20 if onnx_path.exists() else float("nan")
     lines += [
         "| field | value |", "|---|---|",
-        f"| file | `{onnx_path.name}` ({size_mb:.1f} MiB, "
-        f"{precision + ' weights and activations' if precision.startswith('int8') else precision + ' weights'}) |",
+        f"| file | `{onnx_path.name}` ({size_mb:.1f} MiB, {weights}) |",
         f"| backbone | {spec.backbone} ({'torchvision, ' if spec.backbone != 'tiny' else 'test-only, '}trained from scratch) |",
         f"| head | global average pool + linear to 70 x ({', '.join(spec.channels)})"
         + (" + soft-argmax x, y of stride-16 heatmaps (integral)" if spec.head == "integral" else "") + " |",
