@@ -18,6 +18,7 @@ from ..data.augment import GRAY_PROB, PHOTOMETRIC_GROUPS
 BACKBONE_NAMES = ("mobilenetv2", "resnet34", "tiny")
 #: Heads of :mod:`landmark3d.models.torch_models`.
 HEAD_NAMES = ("regression", "integral")
+OPTIMIZER_NAMES = ("adamw", "nadam", "radam", "sgd")
 
 #: name -> (default, help). Booleans become --name / --no-name flags.
 OPTIONS: dict[str, tuple[object, str]] = {
@@ -28,8 +29,12 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "epochs": (10, "passes over the training data (ignored when --steps is given)"),
     "steps": (0, "optimizer steps in total (0: from --epochs)"),
     "batch_size": (64, "images per step"),
-    "lr": (2e-3, "peak learning rate of AdamW"),
-    "weight_decay": (0.05, "AdamW weight decay"),
+    "optimizer": ("adamw", "'adamw', 'nadam' (decoupled decay), 'radam' (decoupled decay) or 'sgd' (Nesterov "
+                           "momentum, L2 decay); docs/experiments.md has the comparison"),
+    "lr": (2e-3, "peak learning rate"),
+    "momentum": (0.9, "SGD's momentum (with --optimizer sgd)"),
+    "weight_decay": (0.05, "weight decay of the weights (not of biases and norms): decoupled for adamw/nadam/"
+                           "radam (lr x decay per step); for sgd an L2 term, so use ~5e-4 there"),
     "warmup_steps": (300, "linear warm-up steps (at most a fifth of the run)"),
     "min_lr_ratio": (0.01, "the cosine schedule's final lr over the peak lr"),
     "grad_clip": (5.0, "clip the gradient's global norm to this (0: off)"),
@@ -95,7 +100,7 @@ SESSION_OPTIONS = ("resume", "max_minutes", "stop_after", "progress", "workers",
 
 
 #: Options limited to a set of values.
-CHOICES = {"loss": ("gnll", "mse"), "backbone": BACKBONE_NAMES, "head": HEAD_NAMES}
+CHOICES = {"optimizer": OPTIMIZER_NAMES, "loss": ("gnll", "mse"), "backbone": BACKBONE_NAMES, "head": HEAD_NAMES}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

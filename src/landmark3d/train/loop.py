@@ -1,4 +1,4 @@
-"""The training loop: AdamW, linear warm-up + cosine decay, gradient clipping, optional weight
+"""The training loop: AdamW (or NAdam / RAdam / SGD), linear warm-up + cosine decay, gradient clipping, optional weight
 EMA, bf16 autocast (on CUDA; on the CPU with --cpu-amp) + channels_last, periodic validation, CSV
 log, atomic checkpoints and exact resume (same weights as an uninterrupted run on the CPU).
 
@@ -47,6 +47,20 @@ def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> 
         return peak * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def make_optimizer(groups: list[dict], cfg: dict) -> torch.optim.Optimizer:
+    """The optimizer ``cfg["optimizer"]`` names over ``groups`` (each with its weight decay)."""
+    name, lr = cfg.get("optimizer", "adamw"), cfg["lr"]  # configs saved before the option: AdamW
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    if name == "nadam":
+        return torch.optim.NAdam(groups, lr=lr, decoupled_weight_decay=True)
+    if name == "radam":
+        return torch.optim.RAdam(groups, lr=lr, decoupled_weight_decay=True)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg["momentum"], nesterov=True)
+    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def make_spec(cfg: dict) -> ModelSpec:
@@ -253,8 +267,8 @@ def train(cfg: dict) -> Path:
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg["lr"])
+    optimizer = make_optimizer([{"params": decay, "weight_decay": cfg["weight_decay"]},
+                                {"params": no_decay, "weight_decay": 0.0}], cfg)
     ema = Ema(model, cfg["ema_decay"]) if cfg["ema"] else None
 
     sampler_probe = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"])
