@@ -192,6 +192,34 @@ def test_same_seed_same_image_other_seed_other_image(gen, cache_path):
     np.testing.assert_array_equal(a.image, d.image)
 
 
+def test_frames_in_flight_do_not_change_the_images(gen, cache_path):
+    """Drawing the next faces before the last one is read back (Renderer.submit) gives the very
+    pixels and labels of drawing, waiting and reading each in turn, accessories included."""
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+
+    ids = [i for i in range(60) if _has_accessory(gen.params(i))][:3] + [0, 1, 2, 3]
+    pipelined = gen.render_batch(ids)
+    with Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path), in_flight=1,
+                                   hdri=str(HDRI) if HDRI.is_dir() else None)) as one:
+        serial = one.render_batch(ids)
+    assert len(ids) == 7 and gen.renderer.in_flight == 3
+    for (a, _), (b, _) in zip(pipelined, serial):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.segmentation, b.segmentation)
+        np.testing.assert_array_equal(a.visibility, b.visibility)
+    p = gen.params(0)
+    frame = [x[0] for x in gen.model.mix_render(p.identity[None], p.expression[None])] + [p, np.eye(3)]
+    slots = [gen.renderer.submit(*frame) for _ in range(3)]
+    with pytest.raises(RuntimeError, match="none collected"):
+        gen.renderer.submit(*frame)
+    first = [gen.renderer.collect(k) for k in slots]
+    np.testing.assert_array_equal(first[0][0], first[2][0])
+
+
+def _has_accessory(p) -> bool:
+    return bool(p.glasses[0] > 0 or p.hand[0] > 0 or p.mask[0] > 0 or p.headphones[0] > 0)
+
+
 def test_cli_writes_the_facesynthetics_layout_read_back_unchanged(gen, tmp_path):
     from landmark3d.cli import main
     from landmark3d.data import facesynthetics

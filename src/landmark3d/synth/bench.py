@@ -54,6 +54,7 @@ def benchmark(size: int = 256, count: int = 128, workers: int = 1, seed: int = 0
     n = sum(r[0] for r in results)
     return {
         "setting": f"{size}x{size}, {workers} worker(s){', writing files' if write else ''}",
+        "in_flight": cfg.get("in_flight", 3),
         "size": size, "frames": n, "workers": workers, "seconds": round(t1 - t0, 2),
         "frames_per_s": round(n / (t1 - t0), 1), "cpu_ms_per_frame": round(1000 * sum(r[3] for r in results) / n, 1),
         "write": bool(write), "renderer": results[0][4], "cpus": os.cpu_count(),

@@ -12,9 +12,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-CHUNK = 16
+#: Most images per task of a worker: one blendshape product for all of them (BLAS is faster per
+#: face in larger batches: 1.15 vs 1.72 ms at 64 vs 16 rows, measured with one thread).
+CHUNK = 64
 _worker = {}
-
 
 
 @contextmanager
@@ -117,7 +118,9 @@ def render_to_folder(out: str | Path, count: int, size: int = 256, seed: int = 0
         create_images(out, count, (size, size, 3))
         pack_start, labels = start, {}
     kwargs = dict(size=size, seed=seed, **config)
-    chunks = [list(range(a, min(a + CHUNK, start + count))) for a in range(start, start + count, CHUNK)]
+    # small runs: at least ~4 chunks per worker, so none waits on a last long one
+    chunk = max(1, min(CHUNK, -(-count // (4 * max(1, workers)))))
+    chunks = [list(range(a, min(a + chunk, start + count))) for a in range(start, start + count, chunk)]
     bar = tqdm(total=count, unit="img", file=sys.stderr, disable=not progress, desc="synth")
     t0 = time.perf_counter()
     deadline = None if max_seconds is None else time.time() + max_seconds

@@ -26,6 +26,8 @@ NEAR_CM = 1.0
 FAR_CM = 10000.0
 SHADOW_SIZE = 384        # shadow map side (texels)
 SHADOW_RADIUS_CM = 30.0  # half-extent of the light's orthographic view: head, hair and shoulders
+#: Frames a renderer may have submitted and not yet collected, by default (Renderer.submit).
+IN_FLIGHT = 3
 
 
 class RenderContextError(Landmark3dError, RuntimeError):
@@ -48,7 +50,7 @@ def create_context(backend: str = "egl"):
     moderngl = require("moderngl", "synth", "the synthetic face renderer")
     _load_torchvision_first()
     try:
-        return moderngl.create_context(standalone=True, backend=backend, require=330)
+        ctx = moderngl.create_context(standalone=True, backend=backend, require=330)
     except Exception as exc:  # moderngl/glcontext raise plain Exceptions
         raise RenderContextError(
             f"could not create a headless OpenGL 3.3 context with the '{backend}' backend ({exc}). "
@@ -56,6 +58,21 @@ def create_context(backend: str = "egl"):
             "'apt-get install libegl1 libgl1-mesa-dri' (Mesa llvmpipe renders on the CPU); on an "
             "NVIDIA machine the driver's EGL vendor library (see __EGL_VENDOR_LIBRARY_FILENAMES)."
         ) from exc
+    _current[0] = ctx  # a new standalone context is current
+    return ctx
+
+
+#: The context last made current by create_context or make_current in this process.
+_current = [None]
+
+
+def make_current(ctx) -> None:
+    """Make ``ctx`` the current context unless it already is (draws go to the current context,
+    and each renderer of a process has its own). Tracked here rather than made current every
+    frame, which could flush or stall a GPU driver."""
+    if _current[0] is not ctx:
+        ctx.__enter__()  # (moderngl's way; its __exit__ would only restore the previous one)
+        _current[0] = ctx
 
 
 class Renderer:
@@ -70,11 +87,14 @@ class Renderer:
     used for landmark visibility holds what they cover).
     """
 
-    def __init__(self, model: FaceModel, environments: list[Environment], size: int, ctx=None):
+    def __init__(self, model: FaceModel, environments: list[Environment], size: int, ctx=None,
+                 in_flight: int = IN_FLIGHT):
         self.model = model
+        self.in_flight = int(in_flight)
         self.size = int(size)
         self.ctx = ctx if ctx is not None else create_context()
         ctx = self.ctx
+        make_current(ctx)
         moderngl = require("moderngl", "synth", "the synthetic face renderer")
         self.face_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs())
         self.skin_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(material=0))
@@ -177,6 +197,10 @@ class Renderer:
         self.color = ctx.texture((self.size, self.size), 4)
         self.depth = ctx.depth_texture((self.size, self.size))
         self.fbo = ctx.framebuffer(color_attachments=[self.color], depth_attachment=self.depth)
+        # pixel buffers the frames are copied into on the GPU side, read when collected
+        self._readback = [(ctx.buffer(reserve=self.size * self.size * 4), ctx.buffer(reserve=self.size * self.size * 4))
+                          for _ in range(self.in_flight)]
+        self._busy, self._next_slot = set(), 0
         self.shadow_map = ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
         self.shadow_map.compare_func = "<="
         self.shadow_map.filter = (moderngl.LINEAR, moderngl.LINEAR)  # 2x2 percentage-closer filtering
@@ -189,6 +213,8 @@ class Renderer:
         self.strand_tex.use(5)
 
     def release(self) -> None:
+        if _current[0] is self.ctx:
+            _current[0] = None
         self.ctx.release()
 
     def _cull(self, on: bool) -> None:
@@ -218,12 +244,12 @@ class Renderer:
     @staticmethod
     def _upload(mesh, pos, nrm, tris, uv=None, tangent=None) -> None:
         bufs = mesh["bufs"]
+        arrays = {"pos": pos, "nrm": nrm, "uv": np.zeros((len(pos), 2)) if uv is None else uv, "idx": tris}
         if tangent is not None:
-            bufs["tan"].write(np.ascontiguousarray(tangent, "f4"))
-        bufs["pos"].write(np.ascontiguousarray(pos, "f4"))
-        bufs["nrm"].write(np.ascontiguousarray(nrm, "f4"))
-        bufs["uv"].write(np.ascontiguousarray(np.zeros((len(pos), 2)) if uv is None else uv, "f4"))
-        bufs["idx"].write(np.ascontiguousarray(tris, "i4"))
+            arrays["tan"] = tangent
+        for name, a in arrays.items():
+            bufs[name].orphan()  # (see submit)
+            bufs[name].write(np.ascontiguousarray(a, "i4" if name == "idx" else "f4"))
         mesh["count"] = tris.size
 
     def _accessories(self, params, landmarks_model, vertices, normals, camera=None) -> list:
@@ -327,8 +353,26 @@ class Renderer:
         Returns ``(rgb (S, S, 3) uint8, seg (S, S) uint8, depth (S, S) float32 camera z in cm,
         inf where empty)``.
         """
+        return self.collect(self.submit(vertices, normals, params, rotation, landmarks_model))
+
+    def submit(self, *args, **kwargs) -> int:
+        """Issue one frame's drawing and the copy of its pixels into a read-back slot, without
+        waiting for either; returns the slot for :meth:`collect`. At most ``in_flight`` frames may
+        be submitted and not yet collected: meanwhile the next face's Python work runs while the GPU
+        (or llvmpipe's threads) draws the last ones. Arguments as for :meth:`render`."""
+        make_current(self.ctx)  # another renderer of this process may have made its own current
+        return self._submit(*args, **kwargs)
+
+    def _submit(self, vertices: np.ndarray, normals: np.ndarray, params, rotation: np.ndarray,
+                landmarks_model: np.ndarray | None = None) -> int:
+        slot = self._next_slot
+        if slot in self._busy:
+            raise RuntimeError(f"{self.in_flight} frames submitted and none collected")
         ctx, s, fp = self.ctx, self.size, self.face_prog
+        # orphaned first: a frame still being drawn keeps its own vertex data (no stall)
+        self.pos_buf.orphan()
         self.pos_buf.write(np.ascontiguousarray(vertices, dtype="f4"))
+        self.nrm_buf.orphan()
         self.nrm_buf.write(np.ascontiguousarray(normals, dtype="f4"))
         rot = rotation @ MODEL_TO_HEAD  # model -> camera rotation
         trans = params.translation - rot @ HEAD_ORIGIN
@@ -442,8 +486,21 @@ class Renderer:
         ctx.disable(ctx.BLEND)
         self.fbo.depth_mask = True
 
-        rgba = np.frombuffer(self.fbo.read(components=4), np.uint8).reshape(s, s, 4)
-        d = np.frombuffer(self.fbo.read(components=1, attachment=-1, dtype="f4"), np.float32).reshape(s, s)
+        rgba_buf, depth_buf = self._readback[slot]
+        self.fbo.read_into(rgba_buf, components=4)
+        self.fbo.read_into(depth_buf, components=1, attachment=-1, dtype="f4")
+        self._busy.add(slot)
+        self._next_slot = (slot + 1) % self.in_flight
+        return slot
+
+    def collect(self, slot: int):
+        """The pixels of a submitted frame (waits for its drawing): as :meth:`render` returns."""
+        s = self.size
+        self._busy.remove(slot)
+        rgba_buf, depth_buf = self._readback[slot]
+        make_current(self.ctx)
+        rgba = np.frombuffer(rgba_buf.read(), np.uint8).reshape(s, s, 4)
+        d = np.frombuffer(depth_buf.read(), np.float32).reshape(s, s)
         z_ndc = 2.0 * d - 1.0
         with np.errstate(divide="ignore"):
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))

@@ -4,7 +4,8 @@ batch size or worker count.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -87,9 +88,11 @@ class FaceParams:
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        # field by field: dataclasses.asdict deep-copies every array first (~0.3 ms per image)
         out = {}
-        for k, v in asdict(self).items():
-            out[k] = v.tolist() if isinstance(v, np.ndarray) else v
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else copy.deepcopy(v) if isinstance(v, dict) else v
         return out
 
 
