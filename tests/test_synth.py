@@ -271,6 +271,28 @@ def test_occluders_hide_landmarks_and_get_their_classes(gen):
     assert gen.render_params([clear])[0][0].visibility[48:68].all()
 
 
+@pytest.mark.parametrize("kind,covers", [("microphone", range(48, 68)), ("cup", range(48, 68)),
+                                         ("phone_ear", None), ("phone_front", None)])
+def test_held_objects_hide_what_they_cover_and_move_no_label(gen, kind, covers):
+    from landmark3d.synth.accessories import HELD_KINDS
+    from landmark3d.synth.facemodel import SEG
+
+    clear = frontal(gen, 6, neutral=True)
+    clear.glasses[0] = clear.hand[0] = clear.mask[0] = clear.headphones[0] = clear.held[0] = 0.0
+    p = copy.deepcopy(clear)
+    # right in front of the mouth (microphone, cup), by the image-right ear (phone), at chin height
+    p.held[:8] = [1.0, HELD_KINDS.index(kind), 0.2, 0.5, 0.0, 0.5, 0.5, 0.8]
+    a, b = gen.render_params([clear])[0][0], gen.render_params([p])[0][0]
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    assert (b.segmentation == SEG["ignore"]).sum() > 30 and (a.segmentation == SEG["ignore"]).sum() == 0
+    hidden = a.visibility & ~b.visibility
+    if covers is not None:
+        pts = np.round(b.landmarks[list(covers)]).astype(int)
+        under = b.segmentation[pts[:, 1], pts[:, 0]] == SEG["ignore"]
+        assert under.mean() > 0.5 and not b.visibility[list(covers)][under].any()
+    assert hidden.sum() == (a.visibility.sum() - b.visibility.sum())  # it hides, never reveals
+
+
 def test_torchvision_loads_after_our_render_context():
     """A process that imports torch, then creates the renderer's context, then loads torchvision
     must not crash (Mesa's driver and torchvision's extension clash when loaded in that order)."""

@@ -205,3 +205,102 @@ def hair_curtain_mesh(values: np.ndarray):
     nrm *= np.sign(np.sum(nrm * outward, axis=1, keepdims=True) + 1e-9)
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
     return p.astype(np.float32), nrm.astype(np.float32), uv.astype(np.float32), tris.astype(np.int32)
+
+
+def _superellipsoid(centre, axes, rot, exponent: float, rows: int = 10, cols: int = 16):
+    """A rounded box (``exponent`` ~0.2) .. ellipsoid (1) with half-axes ``axes`` (3,), rotated by
+    ``rot``: (pos, nrm, tris). Points ``axes * sign(u) |u|^e`` for unit directions u satisfy
+    sum |p / axes|^(2/e) = 1, whose gradient gives the normals."""
+    v = np.linspace(0, np.pi, rows)
+    u = np.linspace(0, 2 * np.pi, cols, endpoint=False)
+    unit = np.stack([np.sin(v)[:, None] * np.cos(u)[None], np.cos(v)[:, None] * np.ones_like(u)[None],
+                     np.sin(v)[:, None] * np.sin(u)[None]], -1).reshape(-1, 3)
+    pos = np.sign(unit) * np.abs(unit) ** exponent * axes
+    nrm = np.sign(unit) * np.abs(unit) ** (2 - exponent) / axes
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
+    idx = np.arange(rows * cols).reshape(rows, cols)
+    j1 = (np.arange(cols) + 1) % cols
+    a, b, c, d = idx[:-1], idx[:-1, j1], idx[1:], idx[1:, j1]
+    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
+    return pos @ rot.T + centre, nrm @ rot.T, tris
+
+
+def _disc(centre, normal, radius: float, sides: int = 16):
+    """A flat disc (a cup's bottom): (pos, nrm, tris)."""
+    a = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(normal, a)
+    t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    rim = centre + radius * (np.cos(t)[:, None] * a + np.sin(t)[:, None] * b)
+    pos = np.concatenate([centre[None], rim])
+    k = np.arange(sides)
+    return pos, np.tile(normal, (len(pos), 1)), np.stack([np.zeros_like(k), 1 + k, 1 + (k + 1) % sides], 1)
+
+
+def _frame_towards(forward: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation whose columns are (x, y, z) with z along ``forward`` and y near ``up_hint``."""
+    z = forward / np.linalg.norm(forward)
+    x = np.cross(up_hint, z)
+    x /= np.linalg.norm(x) + 1e-9
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+#: Things held to the face (sampler._held): a phone at the ear, a phone held in front of the
+#: chin, a cup at the lips, a microphone in front of the mouth.
+HELD_KINDS = ("phone_ear", "phone_front", "cup", "microphone")
+
+
+def held_object_mesh(landmarks: np.ndarray, kind: int, values: np.ndarray):
+    """A hand-held object by the face, fitted to model-frame landmarks (70, 3); ``values`` (6,) in
+    [0, 1): side, size, distance, two angles, height. Returns ``(pos, nrm, tris)`` (model frame)."""
+    side_v, size, dist, ang1, ang2, height = values
+    lm = landmarks
+    side = 1.0 if side_v < 0.5 else -1.0
+    jaw_top = lm[0] if np.sign(lm[0, 0]) == side else lm[16]  # the jaw's top on that side, by the ear
+    corner = lm[54] if np.sign(lm[54, 0] - lm[51, 0]) == side else lm[48]
+    mouth = lm[[62, 66]].mean(0)
+    if HELD_KINDS[kind] == "phone_ear":
+        # the top by the ear, the bottom towards the mouth's corner, the screen against the cheek
+        ear = jaw_top + np.array([side * (1.3 + 0.8 * dist), 0.8 + 1.5 * height, -1.8])
+        down = corner + np.array([side * 2.5, -2.0, 0.5]) - ear
+        down /= np.linalg.norm(down)
+        half = np.array([3.4 + 0.5 * size, 7.0 + 1.0 * size, 0.42])
+        centre = ear + down * (half[1] - 1.5)
+        rot = _frame_towards(np.array([side, 0.0, 0.0]), -down)
+        rot = rot @ _rotation(0.0, 0.0, (ang1 - 0.5) * 0.5)
+        return _merge([_superellipsoid(centre, half, rot, 0.15)])
+    if HELD_KINDS[kind] == "phone_front":
+        # held up before the chest or chin (looking at it, or filming), tilted back
+        centre = lm[8] + np.array([(side_v - 0.5) * 10.0, -5.0 + 8.0 * height, 10.0 + 12.0 * dist])
+        half = np.array([3.4 + 0.5 * size, 7.0 + 1.0 * size, 0.42])
+        rot = _rotation((ang2 - 0.5) * 0.8, -0.3 - 0.8 * ang1, (ang2 - 0.5) * 0.6)
+        return _merge([_superellipsoid(centre, half, rot, 0.15)])
+    if HELD_KINDS[kind] == "cup":
+        # the rim's lower edge on the lower lip, the cup before the mouth and nose, its bottom
+        # from a little below the rim (about to drink) to well above it (drinking)
+        r = 3.4 + 1.2 * size
+        h = 8.5 + 3.0 * size
+        elev = np.deg2rad(-20.0 + 60.0 * ang1)
+        axis = np.array([(ang2 - 0.5) * 0.6, np.sin(elev), np.cos(elev)])  # rim -> bottom
+        axis /= np.linalg.norm(axis)
+        up = np.array([0.0, np.cos(elev), -np.sin(elev)])                  # across the rim, upwards
+        centre_rim = lm[57] + up * (r * 0.9) + axis * (0.3 + 0.6 * dist)
+        bottom = centre_rim + axis * h
+        wall = _tube(np.linspace(centre_rim, bottom, 4), r, closed=False, sides=20)
+        parts = [wall, _disc(bottom, axis, r, 20)]
+        if side_v < 0.7:  # a mug: a handle on one side
+            a = np.array([side, 0.0, 0.0]) - axis * axis[0] * side
+            a /= np.linalg.norm(a)
+            t = np.linspace(-1.2, 1.2, 9)
+            path = (centre_rim + axis * (h * 0.5)) + a * (r + 1.6 * np.cos(t))[:, None] \
+                + axis * (2.6 * np.sin(t))[:, None]
+            parts.append(_tube(path, 0.45, closed=False, sides=8))
+        return _merge(parts)
+    # microphone: a ball before the mouth, the handle going down and forward
+    ball_r = 2.2 + 0.9 * size
+    ball = mouth + np.array([(side_v - 0.5) * 3.0, -1.0 + 2.0 * height, 3.0 + ball_r + 5.0 * dist])
+    direction = np.array([(ang2 - 0.5) * 0.8, -np.cos(0.3 + 0.8 * ang1), np.sin(0.3 + 0.8 * ang1)])
+    direction /= np.linalg.norm(direction)
+    handle = _tube(np.linspace(ball + direction * ball_r * 0.6, ball + direction * (ball_r + 17.0), 4),
+                   1.3 + 0.4 * size, closed=False, sides=12)
+    return _merge([_ellipsoid(ball, np.full(3, ball_r), np.eye(3)), handle])

@@ -81,9 +81,8 @@ class Renderer:
     Draw order per frame: the shadow map of the dominant light (if the HDRI has one); the skin
     (back faces culled), mouth and eyes, the sclera (the only program with ``discard``, for the
     transparent cornea: llvmpipe rejects hidden fragments before shading only in programs
-    without it), the torso, long hair, glasses frames, hands, facewear (masks, headphones); then
-    the background where nothing
-    was drawn; then, blended and without writing depth, eyelashes and lenses (so the depth buffer
+    without it), the torso, long hair, glasses frames, hands, held objects, facewear (masks,
+    headphones); then the background where nothing was drawn; then, blended and without writing depth, eyelashes and lenses (so the depth buffer
     used for landmark visibility holds what they cover).
     """
 
@@ -154,6 +153,7 @@ class Renderer:
         self.glasses_frame = self._dynamic_mesh(MATERIAL_GLASSES, SEG["glasses"])
         self.glasses_lens = self._dynamic_mesh(MATERIAL_LENS, SEG["glasses"])
         self.hand = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # no FaceSynthetics class
+        self.held = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # phones, cups, microphones: nor these
         self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"], prog=self.curtain_prog)
         self.cards = self._dynamic_mesh(MATERIAL_HAIR_CARDS, SEG["hair"], prog=self.hair_prog)
         self.mask = self._dynamic_mesh(MATERIAL_FACEWEAR, SEG["facewear"])
@@ -253,12 +253,12 @@ class Renderer:
         mesh["count"] = tris.size
 
     def _accessories(self, params, landmarks_model, vertices, normals, camera=None) -> list:
-        """Build this image's hair cards, glasses, long hair, hand and facewear; returns the
+        """Build this image's hair cards, glasses, long hair, hand, held object and facewear; returns the
         meshes to draw as ``(mesh, colour or None)`` (the cards are drawn on their own).
         ``camera``: the (rotation, translation) of the model frame into the camera's."""
         from . import accessories
 
-        for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.curtain, self.mask,
+        for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.held, self.curtain, self.mask,
                      self.headphones, self.headphone_pads, self.cards):
             mesh["count"] = 0
         cards = self.hair_cards.grow(params, camera=camera)
@@ -287,12 +287,16 @@ class Renderer:
             self._upload(self.curtain, curtain, nrm, tris, uv)
         if params.hand[0] > 0 and landmarks_model is not None:
             self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
+        if params.held[0] > 0 and landmarks_model is not None:
+            self._upload(self.held, *accessories.held_object_mesh(landmarks_model, int(params.held[1]),
+                                                                  params.held[2:8]))
         if (params.mask[0] > 0 or params.headphones[0] > 0) and landmarks_model is not None:
             # a headband goes over the long hair and the hair cards alike
             above = card_pos if curtain is None else np.concatenate([curtain, card_pos])
             self._facewear(params, landmarks_model, vertices, normals, above)
         return [(m, rgb) for m, rgb in ((self.curtain, None), (self.glasses_frame, params.glasses[7:10]),
-                                         (self.hand, params.hand[9:12]), (self.mask, params.mask[7:10]),
+                                         (self.hand, params.hand[9:12]), (self.held, params.held[8:11]),
+                                         (self.mask, params.mask[7:10]),
                                          (self.headphones, params.headphones[9:12]),
                                          (self.headphone_pads, params.headphones[12:15])) if m["count"]]
 

@@ -83,6 +83,9 @@ class FaceParams:
     # (deg, camera frame: + = towards image right / up), strength (x the map's ambient level),
     # ambient scale, colour temperature shift; see _key_light
     key_light: np.ndarray = field(default_factory=lambda: np.zeros(6, np.float32))
+    # (11,) something held to the face: present, kind (accessories.HELD_KINDS), 6 placement values
+    # in [0, 1), RGB; see _held
+    held: np.ndarray = field(default_factory=lambda: np.zeros(11, np.float32))
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -175,6 +178,29 @@ def _key_light(rng: np.random.Generator) -> np.ndarray:
     azimuth = rng.uniform(20, 110) * rng.choice([-1, 1])
     return np.array([present, azimuth, rng.uniform(-15, 60), np.exp(rng.uniform(np.log(1.5), np.log(6.0))),
                      rng.uniform(0.15, 0.7), rng.uniform(-1, 1)], np.float32)
+
+
+#: How often something is held to the face (a phone at the ear or before the chin, a cup at the
+#: lips, a microphone before the mouth): hard occlusion of the jaw, mouth and chin by things
+#: that are not hands, as in photos of calls, drinks and talks.
+HELD_RATE = 0.05
+
+
+def _held(rng: np.random.Generator) -> np.ndarray:
+    """(11,): present, kind (phone at the ear 35 %, phone before the chin 25 %, cup 20 %,
+    microphone 20 %), 6 placement values, colour (phones mostly black or white, cups mostly white,
+    microphones near-black)."""
+    present = float(rng.random() < HELD_RATE)
+    kind = int(rng.choice(4, p=[0.35, 0.25, 0.2, 0.2]))
+    values = rng.random(6)
+    grey = [rng.uniform(0.006, 0.02), rng.uniform(0.03, 0.15), rng.uniform(0.6, 0.8)]
+    if kind < 2:
+        colour = np.full(3, grey[rng.choice(3, p=[0.6, 0.2, 0.2])]) if rng.random() < 0.85 else _cloth_colours(rng)[0]
+    elif kind == 2:
+        colour = np.full(3, rng.uniform(0.65, 0.8)) if rng.random() < 0.5 else _cloth_colours(rng)[0]
+    else:
+        colour = np.full(3, grey[0] if rng.random() < 0.8 else grey[1])
+    return np.concatenate([[present, kind], values, colour]).astype(np.float32)
 
 
 def _headphones(rng: np.random.Generator) -> np.ndarray:
@@ -312,7 +338,8 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         blush_rgb=np.array([0.6, 0.2, 0.22], np.float32) * rng.uniform(0.6, 1.0),
         hand=np.concatenate([[float(rng.random() < 0.12)], rng.random(8),
                              skin * rng.uniform(0.85, 1.1, 3)]).astype(np.float32),
-        # drawn last: the other choices of an image stay what they were before facewear existed
-        mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng),
+        # drawn last: the other choices of an image stay what they were before facewear, the key
+        # light and held objects existed
+        mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng), held=_held(rng),
         seed=seed, index=index,
     )
