@@ -36,6 +36,7 @@ MATERIAL_LENS = 8
 MATERIAL_HAIR = 9
 MATERIAL_FACEWEAR = 10  # face masks (headphones use the glasses' plastic)
 MATERIAL_HAIR_CARDS = 11  # strand cards on the scalp (hair.py)
+MATERIAL_HAND = 12  # hands: skin shading without the face's painted regions
 
 
 def _fixed_shape_matmul(w: np.ndarray, basis: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from ..errors import Landmark3dError, require
 from . import shaders
 from .assets import PARTS
 from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR, MATERIAL_GLASSES, MATERIAL_HAIR,
-                        MATERIAL_HAIR_CARDS, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
+                        MATERIAL_HAIR_CARDS, MATERIAL_HAND, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
 from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, flow_style, hairline, strand_texture
 from .torso import NECK_PIVOT, torso_mesh
@@ -152,7 +152,7 @@ class Renderer:
 
         self.glasses_frame = self._dynamic_mesh(MATERIAL_GLASSES, SEG["glasses"])
         self.glasses_lens = self._dynamic_mesh(MATERIAL_LENS, SEG["glasses"])
-        self.hand = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # no FaceSynthetics class
+        self.hand = self._dynamic_mesh(MATERIAL_HAND, SEG["ignore"])  # no FaceSynthetics class
         self.held = self._dynamic_mesh(MATERIAL_GLASSES, SEG["ignore"])  # phones, cups, microphones: nor these
         self.curtain = self._dynamic_mesh(MATERIAL_HAIR, SEG["hair"], prog=self.curtain_prog)
         self.cards = self._dynamic_mesh(MATERIAL_HAIR_CARDS, SEG["hair"], prog=self.hair_prog)

@@ -417,6 +417,13 @@ void main() {
         }
         spec = 0.02;
         rough = 0.85;
+    } else if (material == 12) {                  // hands (frame_rgb: their skin colour): the skin's
+        // blotches, redness and grain, without the face's regions; skin-like gloss, not plastic
+        if (dot(n, view) > 0.0) n = -n;           // (the ellipsoids' winding is not consistent)
+        vec4 dn = texture(detail, v_rest.xy * 0.11 + v_rest.zx * 0.07 + detail_offset) - 0.5;
+        albedo = frame_rgb * (1.0 + 1.5 * blotch * dn.r) * (1.0 + 0.12 * dn.b);
+        albedo *= mix(vec3(1.0), vec3(1.1, 0.86, 0.86), clamp(redness * (1.0 + 3.0 * dn.g), 0.0, 1.0));
+        rough = mix(roughness, 0.8, 0.4);
     } else {                                      // clothing: plain, stripes or noise print
         vec4 t = texture(detail, v_uv * 0.5 + detail_offset);
         float stripes = step(0.5, fract(v_uv.y * 6.0 + 0.3 * t.r));
