@@ -82,8 +82,9 @@ class Renderer:
     (back faces culled), mouth and eyes, the sclera (the only program with ``discard``, for the
     transparent cornea: llvmpipe rejects hidden fragments before shading only in programs
     without it), the torso, long hair, glasses frames, hands, held objects, facewear (masks,
-    headphones); then the background where nothing was drawn; then, blended and without writing depth, eyelashes and lenses (so the depth buffer
-    used for landmark visibility holds what they cover).
+    headphones); then the background where nothing was drawn; then, blended and without writing
+    depth, eyelashes and lenses (so the depth buffer used for landmark visibility holds what they
+    cover).
     """
 
     def __init__(self, model: FaceModel, environments: list[Environment], size: int, ctx=None,
@@ -198,8 +199,8 @@ class Renderer:
         self.depth = ctx.depth_texture((self.size, self.size))
         self.fbo = ctx.framebuffer(color_attachments=[self.color], depth_attachment=self.depth)
         # pixel buffers the frames are copied into on the GPU side, read when collected
-        self._readback = [(ctx.buffer(reserve=self.size * self.size * 4), ctx.buffer(reserve=self.size * self.size * 4))
-                          for _ in range(self.in_flight)]
+        pixels = self.size * self.size * 4  # bytes of an RGBA8 frame, and of its float32 depth
+        self._readback = [(ctx.buffer(reserve=pixels), ctx.buffer(reserve=pixels)) for _ in range(self.in_flight)]
         self._busy, self._next_slot = set(), 0
         self.shadow_map = ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
         self.shadow_map.compare_func = "<="

@@ -1,6 +1,7 @@
-"""The training loop: AdamW (or NAdam / RAdam / SGD), linear warm-up + cosine decay, gradient clipping, optional weight
-EMA, bf16 autocast (on CUDA; on the CPU with --cpu-amp) + channels_last, periodic validation, CSV
-log, atomic checkpoints and exact resume (same weights as an uninterrupted run on the CPU).
+"""The training loop: AdamW (or NAdam / RAdam / SGD), linear warm-up + cosine decay, gradient
+clipping, optional weight EMA, bf16 autocast (on CUDA; on the CPU with --cpu-amp) + channels_last,
+periodic validation, CSV log, atomic checkpoints and exact resume (same weights as an uninterrupted
+run on the CPU).
 
 ``train(cfg)`` takes the resolved options of :mod:`landmark3d.train.config` and returns the run
 folder. It writes ``config.json``, ``log.csv``, ``last.pt`` and (with validation) ``best.pt``.
