@@ -77,6 +77,12 @@ def test_occluders_cover_part_of_the_image_only():
     y = D.occlude(x, torch.Generator().manual_seed(2), p=1.0)
     changed = ((y - x).abs().sum(1) > 1e-6).float().mean((1, 2))
     assert float(changed.min()) > 0.005 and float(changed.max()) < 0.25
+    # one colour per hole, like the loader's CoarseDropout(fill="random_uniform"): an occluder is
+    # a flat object, not noise (a single hole's pixels take at most two colours where two overlap)
+    for k in range(16):
+        hole = (y[k] - x[k]).abs().sum(0) > 1e-6
+        colours = torch.unique(y[k][:, hole].T, dim=0)
+        assert 1 <= len(colours) <= 2
 
 
 def test_downscale_matches_an_explicit_down_and_up_at_each_samples_level():
