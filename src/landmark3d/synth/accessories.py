@@ -87,18 +87,7 @@ def _merge(parts):
 
 def _ellipsoid(centre, axes, rot, rows: int = 8, cols: int = 12):
     """Ellipsoid with half-axes ``axes`` (3,), rotated by ``rot`` (3, 3): (pos, nrm, tris)."""
-    v = np.linspace(0, np.pi, rows)
-    u = np.linspace(0, 2 * np.pi, cols, endpoint=False)
-    unit = np.stack([np.sin(v)[:, None] * np.cos(u)[None], np.cos(v)[:, None] * np.ones_like(u)[None],
-                     np.sin(v)[:, None] * np.sin(u)[None]], -1).reshape(-1, 3)
-    pos = (unit * axes) @ rot.T + centre
-    nrm = (unit / axes) @ rot.T
-    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
-    idx = np.arange(rows * cols).reshape(rows, cols)
-    j1 = (np.arange(cols) + 1) % cols
-    a, b, c, d = idx[:-1], idx[:-1, j1], idx[1:], idx[1:, j1]
-    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
-    return pos, nrm, tris
+    return _superellipsoid(centre, axes, rot, 1.0, rows, cols)
 
 
 def _rotation(yaw, pitch, roll) -> np.ndarray:
