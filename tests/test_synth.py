@@ -280,7 +280,7 @@ def test_held_objects_hide_what_they_cover_and_move_no_label(gen, kind, covers):
     clear = frontal(gen, 6, neutral=True)
     clear.glasses[0] = clear.hand[0] = clear.mask[0] = clear.headphones[0] = clear.held[0] = 0.0
     p = copy.deepcopy(clear)
-    # right in front of the mouth (microphone, cup), by the image-right ear (phone), at chin height
+    # in front of the mouth (microphone, cup); on the image-right side (phones)
     p.held[:8] = [1.0, HELD_KINDS.index(kind), 0.2, 0.5, 0.0, 0.5, 0.5, 0.8]
     a, b = gen.render_params([clear])[0][0], gen.render_params([p])[0][0]
     np.testing.assert_array_equal(a.landmarks, b.landmarks)
