@@ -58,10 +58,7 @@ def glasses_mesh(landmarks: np.ndarray, rng_values: np.ndarray):
         rim = np.stack([x, y, z], 1)
         frames.append(_tube(rim, r, closed=True))
         centre = np.array([cx, cy, z.mean()])
-        lp = np.concatenate([centre[None], rim])
-        ln = np.tile([[0.0, 0.0, 1.0]], (len(lp), 1))
-        k = np.arange(len(rim))
-        lenses.append((lp, ln, np.stack([np.zeros_like(k), 1 + k, 1 + (k + 1) % len(rim)], 1)))
+        lenses.append(_fan(centre, rim, np.array([0.0, 0.0, 1.0])))
         # temple: from the rim's outer edge back over the ear
         outer = rim[np.argmax(side * rim[:, 0])]
         ear = np.array([side * (abs(lm[0, 0]) + 0.6), outer[1] - 0.5, lm[0, 2] - 2.5])
@@ -220,10 +217,15 @@ def _disc(centre, normal, radius: float, sides: int = 16):
     a /= np.linalg.norm(a)
     b = np.cross(normal, a)
     t = np.linspace(0, 2 * np.pi, sides, endpoint=False)
-    rim = centre + radius * (np.cos(t)[:, None] * a + np.sin(t)[:, None] * b)
+    return _fan(centre, centre + radius * (np.cos(t)[:, None] * a + np.sin(t)[:, None] * b), normal)
+
+
+def _fan(centre, rim, normal):
+    """A flat polygon: triangles from ``centre`` to each edge of the closed ``rim`` (N, 3), all with
+    ``normal``: (pos, nrm, tris)."""
     pos = np.concatenate([centre[None], rim])
-    k = np.arange(sides)
-    return pos, np.tile(normal, (len(pos), 1)), np.stack([np.zeros_like(k), 1 + k, 1 + (k + 1) % sides], 1)
+    k = np.arange(len(rim))
+    return pos, np.tile(normal, (len(pos), 1)), np.stack([np.zeros_like(k), 1 + k, 1 + (k + 1) % len(rim)], 1)
 
 
 def _frame_towards(forward: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
