@@ -216,6 +216,31 @@ def test_frames_in_flight_do_not_change_the_images(gen, cache_path):
     np.testing.assert_array_equal(first[0][0], first[2][0])
 
 
+def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_path, monkeypatch):
+    """Each draw's program keeps only its materials' branches (shaders.face_fs): the pixels are
+    those of the one generic program, accessories, held objects and hair included."""
+    import re
+
+    from landmark3d.synth import shaders
+    from landmark3d.synth.generator import Generator, GeneratorConfig
+
+    mouth = shaders.face_fs(material=(1, 2, 4))
+    body = mouth.split("void main() {", 1)[1]
+    assert set(re.findall(r"material [=!]= (\d+)", body)) == {"1", "2", "4"}
+    ids = [i for i in range(80) if _has_accessory(gen.params(i)) or gen.params(i).held[0] > 0][:4] + [0, 1]
+    specialised = gen.render_batch(ids)
+    generic = shaders.face_fs
+    monkeypatch.setattr(shaders, "face_fs", lambda cornea=False, material=None, hair_cards=False:
+                        generic(cornea, None, hair_cards))
+    with Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path),
+                                   hdri=str(HDRI) if HDRI.is_dir() else None)) as one:
+        reference = one.render_batch(ids)
+    assert len(ids) == 6
+    for (a, _), (b, _) in zip(specialised, reference):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.segmentation, b.segmentation)
+
+
 def _has_accessory(p) -> bool:
     return bool(p.glasses[0] > 0 or p.hand[0] > 0 or p.mask[0] > 0 or p.headphones[0] > 0)
 

@@ -95,23 +95,13 @@ class Renderer:
         self.ctx = ctx if ctx is not None else create_context()
         ctx = self.ctx
         make_current(ctx)
-        moderngl = require("moderngl", "synth", "the synthetic face renderer")
-        self.face_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs())
-        self.skin_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(material=0))
-        self.cloth_prog = ctx.program(vertex_shader=shaders.FACE_VS,
-                                      fragment_shader=shaders.face_fs(material=MATERIAL_CLOTH))
-        self.sclera_prog = ctx.program(vertex_shader=shaders.FACE_VS, fragment_shader=shaders.face_fs(True, 3))
-        # hair cards and the long-hair sheet: alpha-tested (discard), so a program of their own
-        self.hair_prog = ctx.program(vertex_shader=shaders.hair_vs(),
-                                     fragment_shader=shaders.face_fs(material=MATERIAL_HAIR_CARDS, hair_cards=True))
-        self.curtain_prog = ctx.program(vertex_shader=shaders.hair_vs(),
-                                        fragment_shader=shaders.face_fs(material=MATERIAL_HAIR, hair_cards=True))
-        self.shading_progs = (self.face_prog, self.skin_prog, self.cloth_prog, self.sclera_prog, self.hair_prog,
-                              self.curtain_prog)
-        # each program's uniforms by name, looked up once: setting ~50 uniforms on 6 programs
-        # through ``prog[name]`` every frame cost ~1 ms of Python
-        self._uniform_tables = [{name: prog[name] for name in prog if isinstance(prog[name], moderngl.Uniform)}
-                                for prog in self.shading_progs]
+        self._moderngl = moderngl = require("moderngl", "synth", "the synthetic face renderer")
+        self._programs = {}  # (material(s), cornea, hair cards) -> program
+        self.skin_prog = self._program(0)
+        self.cloth_prog = self._program(MATERIAL_CLOTH)
+        # hair cards and the long-hair sheet: alpha-tested (discard), so programs of their own
+        self.hair_prog = self._program(MATERIAL_HAIR_CARDS, hair_cards=True)
+        self.curtain_prog = self._program(MATERIAL_HAIR, hair_cards=True)
         self.shadow_prog = ctx.program(vertex_shader=shaders.shadow_vs(), fragment_shader=shaders.SHADOW_FS)
         self.bg_prog = ctx.program(vertex_shader=shaders.BACKGROUND_VS, fragment_shader=shaders.BACKGROUND_FS)
         r = len(model.render_vertex)
@@ -136,10 +126,11 @@ class Renderer:
             ib = ctx.buffer(np.ascontiguousarray(model.indices[mask], dtype="i4").tobytes())
             return ctx.vertex_array(prog, _present(prog, attrs), index_buffer=ib)
 
-        self.head_draws = [(vao(self.skin_prog, skin), True), (vao(self.face_prog, other), False),
-                           (vao(self.sclera_prog, sclera), False)]
+        mouth_eyes = tuple(sorted(set(mat[other].tolist())))  # gums and tongue, teeth, irises
+        self.head_draws = [(vao(self.skin_prog, skin), True), (vao(self._program(mouth_eyes), other), False),
+                           (vao(self._program(MATERIAL["M_ScleraLeft"], cornea=True), sclera), False)]
         self.head_shadow = vao(self.shadow_prog, skin)
-        self.lash_vao = vao(self.face_prog, lash)
+        self.lash_vao = vao(self._program(MATERIAL["M_EyeLashes"]), lash)
 
         tp, tn, tuv, ttri = torso_mesh()
         tinfo = np.tile(np.array([[MATERIAL_CLOTH, SEG["clothing"]]], "i4"), (len(tp), 1))
@@ -218,6 +209,19 @@ class Renderer:
             _current[0] = None
         self.ctx.release()
 
+    def _program(self, material, cornea: bool = False, hair_cards: bool = False):
+        """The shading program for one material (or a tuple of them): one per key, made once
+        (shaders.face_fs says why each draw's materials get their own)."""
+        key = (material, cornea, hair_cards)
+        if key not in self._programs:
+            prog = self.ctx.program(vertex_shader=shaders.face_vs(scalp=material == 0, hair_cards=hair_cards),
+                                    fragment_shader=shaders.face_fs(cornea, material, hair_cards))
+            # its uniforms by name, looked up once: setting ~50 uniforms on several programs
+            # through ``prog[name]`` every frame cost ~1 ms of Python
+            table = {name: prog[name] for name in prog if isinstance(prog[name], self._moderngl.Uniform)}
+            self._programs[key] = (prog, table)
+        return self._programs[key][0]
+
     def _cull(self, on: bool) -> None:
         (self.ctx.enable if on else self.ctx.disable)(self.ctx.CULL_FACE)
 
@@ -230,14 +234,14 @@ class Renderer:
         """Buffers, a shading and a shadow vertex array for a small per-image mesh (shaded by
         ``prog``, default the generic face program)."""
         ctx = self.ctx
-        prog = prog or self.face_prog
+        prog = prog or self._program(material)
         bufs = {name: ctx.buffer(reserve=capacity * size, dynamic=True)
                 for name, size in (("pos", 12), ("nrm", 12), ("uv", 8), ("idx", 12), ("tan", 16))}
         info = np.tile(np.array([[material, cls]], "i4"), (capacity, 1))
         attrs = [(bufs["pos"], "3f", "in_pos"), (bufs["nrm"], "3f", "in_normal"), (bufs["uv"], "2f", "in_uv"),
                  (bufs["pos"], "3f", "in_rest"), (ctx.buffer(info.tobytes()), "2i", "in_info"),
                  (ctx.buffer(np.ones(capacity, "f4").tobytes()), "1f", "in_ao"), (bufs["tan"], "4f", "in_tangent")]
-        return {"bufs": bufs, "count": 0,
+        return {"bufs": bufs, "count": 0, "prog": prog,
                 "vao": ctx.vertex_array(prog, _present(prog, attrs), index_buffer=bufs["idx"]),
                 "shadow": ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, attrs),
                                            index_buffer=bufs["idx"])}
@@ -373,7 +377,7 @@ class Renderer:
         slot = self._next_slot
         if slot in self._busy:
             raise RuntimeError(f"{self.in_flight} frames submitted and none collected")
-        ctx, s, fp = self.ctx, self.size, self.face_prog
+        ctx, s = self.ctx, self.size
         # orphaned first: a frame still being drawn keeps its own vertex data (no stall)
         self.pos_buf.orphan()
         self.pos_buf.write(np.ascontiguousarray(vertices, dtype="f4"))
@@ -435,9 +439,12 @@ class Renderer:
                     ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))),
                     ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))
         uniforms += _hair_light(env, env_rot)
-        idle = {id(self.hair_prog): not self.cards["count"], id(self.curtain_prog): not self.curtain["count"]}
-        for prog, table in zip(self.shading_progs, self._uniform_tables):
-            if idle.get(id(prog)):  # (no hair cards or long hair in this image)
+        # only the programs this frame draws with
+        drawn = [vao for vao, _ in self.head_draws] + [self.lash_vao, self.torso_vao]
+        drawn += [m["vao"] for m in (self.cards, self.glasses_lens) if m["count"]] + [m["vao"] for m, _ in meshes]
+        progs = {id(vao.program): vao.program for vao in drawn}
+        for prog, table in self._programs.values():
+            if id(prog) not in progs:
                 continue
             for name, value in uniforms:
                 u = table.get(name)
@@ -457,7 +464,7 @@ class Renderer:
             draw.render()
         for mesh, rgb in meshes:
             if rgb is not None:
-                self._set(fp, "frame_rgb", tuple(map(float, rgb)))
+                self._set(mesh["prog"], "frame_rgb", tuple(map(float, rgb)))
             mesh["vao"].render(vertices=mesh["count"])
         self._cull(True)
         self.cloth_prog["rot"].value = _mat3(torso_xform[0])
