@@ -16,7 +16,8 @@ import time
 def draw_names(r) -> dict:
     """id(vertex array) -> name, for a synth Renderer."""
     names = {id(r.torso_vao): "torso", id(r.torso_shadow): "torso_shadow", id(r.bg_vao): "background",
-             id(r.lash_vao): "lashes", id(r.head_shadow): "head_shadow"}
+             id(r.lash_vao): "lashes", id(r.head_shadow): "head_shadow", id(r.neck_vao): "neck",
+             id(r.neck_shadow): "neck_shadow"}
     for (vao, _), name in zip(r.head_draws, ("skin", "mouth_teeth_irises", "sclera")):
         names[id(vao)] = name
     for name in ("glasses_frame", "glasses_lens", "hand", "curtain", "cards", "mask", "headphones", "headphone_pads"):

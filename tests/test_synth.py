@@ -277,6 +277,33 @@ def test_shipped_template_matches_the_cache(cache_path):
     assert shipped[30, 2] == shipped[:, 2].min()
 
 
+def test_the_neck_joins_the_head_to_the_torso(gen):
+    """Below the chin the neck shows (class neck, no gap to the background) before the collar;
+    the tube's top ring is the head's cut exactly, and its normals point outwards."""
+    from landmark3d.synth.facemodel import SEG
+
+    p = frontal(gen, 2, neutral=True)
+    p.hand[0] = p.held[0] = p.mask[0] = p.hair_curtain[0] = 0.0
+    p.translation = p.translation * np.array([1.0, 1.0, 1.8], np.float32)  # head and shoulders in view
+    sample = gen.render_params([p])[0][0]
+    seg = sample.segmentation
+    x, y = np.round(sample.landmarks[8, :2]).astype(int)
+    below = seg[y + 2:, x]
+    assert (below[: SIZE // 16] == SEG["neck"]).all()  # ~2 cm under the chin
+    collar = np.flatnonzero(below == SEG["clothing"])
+    assert len(collar) and (below[: collar[0]] != SEG["background"]).all()
+    neck, model = gen.renderer.neck, gen.model
+    verts = model.assets.neutral[model.render_vertex].astype(np.float32)
+    nrm = model.normals(model.assets.neutral[None].astype(np.float32))[0][model.render_vertex]
+    pos, tube_nrm, head_nrm = neck.mesh(verts, nrm, np.eye(3))
+    np.testing.assert_allclose(pos[: len(neck.loop)], verts[neck.loop], atol=1e-5)
+    rings = pos.reshape(neck.ROWS, len(neck.loop), 3)
+    out = rings - rings.mean(axis=1, keepdims=True)
+    assert (np.sum(tube_nrm.reshape(rings.shape) * out, axis=2) > 0).all()
+    assert rings[-1, :, 1].max() < rings[0, :, 1].min() - 5.0
+    np.testing.assert_allclose(head_nrm[neck.loop], tube_nrm[: len(neck.loop)], atol=1e-6)
+
+
 def test_occluders_hide_landmarks_and_get_their_classes(gen):
     from landmark3d.synth.accessories import HAND_TARGETS
     from landmark3d.synth.facemodel import SEG

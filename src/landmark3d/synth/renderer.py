@@ -18,7 +18,7 @@ from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR
                         MATERIAL_HAIR_CARDS, MATERIAL_HAND, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
 from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, flow_style, hairline, strand_texture
-from .torso import NECK_PIVOT, torso_mesh
+from .torso import NECK_PIVOT, Neck, boundary_loop, torso_mesh
 from .lighting import Environment
 from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
 
@@ -109,11 +109,12 @@ class Renderer:
         self.nrm_buf = ctx.buffer(reserve=r * 12, dynamic=True)
         info = np.stack([model.material, model.vertex_class], axis=1).astype("i4")
         noise = vertex_noise(model.assets.neutral[model.render_vertex])
+        ambient = model.ambient_occlusion().astype("f4")
         attrs = [(self.pos_buf, "3f", "in_pos"), (self.nrm_buf, "3f", "in_normal"),
                  (ctx.buffer(model.render_uv.astype("f4").tobytes()), "2f", "in_uv"),
                  (ctx.buffer(model.assets.neutral[model.render_vertex].astype("f4").tobytes()), "3f", "in_rest"),
                  (ctx.buffer(info.tobytes()), "2i", "in_info"),
-                 (ctx.buffer(model.ambient_occlusion().astype("f4").tobytes()), "1f", "in_ao"),
+                 (ctx.buffer(ambient.tobytes()), "1f", "in_ao"),
                  (ctx.buffer(noise.tobytes()), "2f", "in_noise")]
         mat = model.material[model.indices[:, 0]]
         part = np.array(PARTS)[model.render_part[model.indices[:, 0]]]
@@ -131,6 +132,19 @@ class Renderer:
                            (vao(self._program(MATERIAL["M_ScleraLeft"], cornea=True), sclera), False)]
         self.head_shadow = vao(self.shadow_prog, skin)
         self.lash_vao = vao(self._program(MATERIAL["M_EyeLashes"]), lash)
+        self.neck = _neck(model, model.indices[skin], ambient)
+        rest = self.neck.rest
+        nattrs = [(ctx.buffer(reserve=len(rest) * 12, dynamic=True), "3f", "in_pos"),
+                  (ctx.buffer(reserve=len(rest) * 12, dynamic=True), "3f", "in_normal"),
+                  (ctx.buffer(self.neck.uv.tobytes()), "2f", "in_uv"),
+                  (ctx.buffer(rest.astype("f4").tobytes()), "3f", "in_rest"),
+                  (ctx.buffer(np.tile(np.array([[0, SEG["neck"]]], "i4"), (len(rest), 1)).tobytes()), "2i", "in_info"),
+                  (ctx.buffer(self.neck.ao.tobytes()), "1f", "in_ao"),
+                  (ctx.buffer(vertex_noise(rest).tobytes()), "2f", "in_noise")]
+        self.neck_bufs = (nattrs[0][0], nattrs[1][0])
+        nib = ctx.buffer(self.neck.triangles.tobytes())
+        self.neck_vao = ctx.vertex_array(self.skin_prog, _present(self.skin_prog, nattrs), index_buffer=nib)
+        self.neck_shadow = ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, nattrs), index_buffer=nib)
 
         tp, tn, tuv, ttri = torso_mesh()
         tinfo = np.tile(np.array([[MATERIAL_CLOTH, SEG["clothing"]]], "i4"), (len(tp), 1))
@@ -344,6 +358,7 @@ class Renderer:
         self._set(sp, "trans", tuple(map(float, head_xform[1])))
         self._cull(True)
         self.head_shadow.render()
+        self.neck_shadow.render()
         self._cull(False)
         for mesh, _ in meshes:
             mesh["shadow"].render(vertices=mesh["count"])
@@ -381,12 +396,15 @@ class Renderer:
         # orphaned first: a frame still being drawn keeps its own vertex data (no stall)
         self.pos_buf.orphan()
         self.pos_buf.write(np.ascontiguousarray(vertices, dtype="f4"))
-        self.nrm_buf.orphan()
-        self.nrm_buf.write(np.ascontiguousarray(normals, dtype="f4"))
         rot = rotation @ MODEL_TO_HEAD  # model -> camera rotation
         trans = params.translation - rot @ HEAD_ORIGIN
         rel = params_torso_rotation(params)  # the torso: the head's transform, turned about the neck
         torso_xform = (rot @ rel, rot @ (NECK_PIVOT - rel @ NECK_PIVOT) + trans)
+        # (the neck tube also smooths the head's normals along the seam)
+        neck_pos, neck_nrm, normals = self.neck.mesh(vertices, normals, rel)
+        for buf, a in zip(self.neck_bufs + (self.nrm_buf,), (neck_pos, neck_nrm, normals)):
+            buf.orphan()
+            buf.write(np.ascontiguousarray(a, dtype="f4"))
         env_rot = _env_rotation(params.env_rotation_deg, params.env_tilt_deg)
         env = self.environments[params.env_index]
         seed = _shader_seed(params)
@@ -462,6 +480,9 @@ class Renderer:
         for draw, cull in self.head_draws:
             self._cull(cull)
             draw.render()
+        self._cull(True)
+        self.neck_vao.render()
+        self._cull(False)  # (accessories are not consistently wound)
         for mesh, rgb in meshes:
             if rgb is not None:
                 self._set(mesh["prog"], "frame_rgb", tuple(map(float, rgb)))
@@ -518,6 +539,27 @@ class Renderer:
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
         depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
         return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
+
+def _neck(model: FaceModel, skin_triangles: np.ndarray, ambient: np.ndarray) -> Neck:
+    """The neck tube under the skin's open boundary at the bust's cut (torso.Neck). Its texture
+    coordinates carry on from the boundary's: the same u, v running on at the rate the head's
+    runs at just above the cut (the median over the boundary), so the skin's noise has no seam."""
+    mesh_ids = model.render_vertex
+    rest = model.assets.neutral
+    loop = boundary_loop(mesh_ids[skin_triangles], rest)
+    copies = [np.flatnonzero(mesh_ids == v) for v in loop]  # render vertices split along UV seams
+    render = np.array([c[0] for c in copies])
+    rate = []
+    for r in render:
+        nb = np.unique(skin_triangles[np.any(skin_triangles == r, axis=1)])
+        nb = nb[nb != r]
+        d = rest[mesh_ids[nb]] - rest[mesh_ids[r]]
+        j = np.argmax(d[:, 1] / (np.linalg.norm(d, axis=1) + 1e-9))  # the neighbour straight above
+        rate.append((model.render_uv[r, 1] - model.render_uv[nb[j], 1]) / max(d[j, 1], 1e-3))
+    down = np.tile([0.0, np.median(rate)], (len(render), 1))
+    return Neck(render, rest[loop], model.render_uv[render].astype(np.float64), down, ambient[render],
+                copies=copies)
+
 
 def _uv_last(mesh):
     """(pos, nrm, uv, tris) -> the order of Renderer._upload: (pos, nrm, tris, uv)."""
