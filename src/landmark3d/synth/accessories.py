@@ -100,7 +100,7 @@ HAND_TARGETS = (8, 48, 54, 57, 3, 13, 5, 11, 36, 45, 30)
 
 
 def hand_mesh(landmarks: np.ndarray, values: np.ndarray):
-    """A stylised hand (palm, four curled fingers, thumb) near a face landmark.
+    """A stylised hand (palm, four curled fingers, thumb) and forearm near a face landmark.
 
     ``values`` (8,) in [0, 1): target landmark, distance in front of the face, in-plane angle,
     tilt, finger curl, size, sideways offset, vertical offset. Model frame; the palm faces the
@@ -128,8 +128,17 @@ def hand_mesh(landmarks: np.ndarray, values: np.ndarray):
     for seg, seg_len in enumerate((3.2, 2.8)):
         centre = np.array([3.8 * s, -1.0 * s, -0.4]) + thumb_rot @ np.array([0.0, (seg + 0.5) * seg_len * s, 0.0])
         parts.append(_ellipsoid(centre, np.array([0.9 * s, seg_len * s / 2 + 0.3, 0.8 * s]), thumb_rot))
+    # the forearm, from the wrist away from the fingers and 35 degrees out from the face (a hand
+    # does not float by itself, and an arm does not pass through the head): a rounded cylinder
+    # ~5.5 cm wide, 28 cm long, its end inside the palm's heel
+    out = np.deg2rad(35.0)
+    wrist = np.array([0.0, -4.4 * s + 1.5, 0.2])
+    arm = np.array([0.0, -np.cos(out), np.sin(out)])
+    parts.append(_superellipsoid(wrist + arm * 14.0 * s, np.array([2.7, 14.0, 2.2]) * s, _rotation(0.0, -out, 0.0),
+                                 0.55))
     pos, nrm, tris = _merge(parts)
-    rot = _rotation(0.0, (tilt - 0.5) * 1.0, ang * 2 * np.pi)
+    # fingers within 110 degrees of up: the forearm comes from below or the side, as one's own does
+    rot = _rotation(0.0, (tilt - 0.5) * 1.0, (ang - 0.5) * np.deg2rad(220.0))
     target = landmarks[k] + np.array([(dx - 0.5) * 5.0, (dy - 0.5) * 5.0, 1.8 + 4.0 * dist])
     pos = pos @ rot.T + target
     nrm = nrm @ rot.T

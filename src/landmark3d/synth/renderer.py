@@ -81,8 +81,8 @@ class Renderer:
     Draw order per frame: the shadow map of the dominant light (if the HDRI has one); the skin
     (back faces culled), mouth and eyes, the sclera (the only program with ``discard``, for the
     transparent cornea: llvmpipe rejects hidden fragments before shading only in programs
-    without it), the torso, long hair, glasses frames, hands, held objects, facewear (masks,
-    headphones); then the background where nothing was drawn; then, blended and without writing
+    without it), long hair, glasses frames, hands, held objects, facewear (masks, headphones),
+    the torso, the neck; then the background where nothing was drawn; then, blended and without writing
     depth, eyelashes and lenses (so the depth buffer used for landmark visibility holds what they
     cover).
     """
@@ -480,8 +480,6 @@ class Renderer:
         for draw, cull in self.head_draws:
             self._cull(cull)
             draw.render()
-        self._cull(True)
-        self.neck_vao.render()
         self._cull(False)  # (accessories are not consistently wound)
         for mesh, rgb in meshes:
             if rgb is not None:
@@ -491,6 +489,7 @@ class Renderer:
         self.cloth_prog["rot"].value = _mat3(torso_xform[0])
         self.cloth_prog["trans"].value = tuple(map(float, torso_xform[1]))
         self.torso_vao.render()
+        self.neck_vao.render()  # after the torso: the part inside the collar is not shaded
         self._cull(False)
 
         # the background last among the opaque draws: only pixels nothing covers are shaded
