@@ -2,7 +2,7 @@
 
 Model frame (cm, as the ICT mesh: y up, z out of the face; the chin is at y ~ -8). ICT's bust is
 cut ~3 cm below the chin; :class:`Neck` continues it as a tube down into the torso's collar, at
-the base of the neck (~8 cm below the chin, where a crew neck sits), so that the jaw is seen
+the base of the neck (~6.5 cm below the chin, about where a crew neck sits), so that the jaw is seen
 against the neck and its shadow, as in photos, rather than against the clothing. The torso (the
 shoulders and chest as a swept superellipse) turns a little relative to the head about
 :data:`NECK_PIVOT` (see renderer.py); the neck's rows follow the head at the top and the torso at
