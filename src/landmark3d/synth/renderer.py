@@ -246,7 +246,7 @@ class Renderer:
 
     def _dynamic_mesh(self, material: int, cls: int, capacity: int = 20000, prog=None):
         """Buffers, a shading and a shadow vertex array for a small per-image mesh (shaded by
-        ``prog``, default the generic face program)."""
+        ``prog``, default the program of its material)."""
         ctx = self.ctx
         prog = prog or self._program(material)
         bufs = {name: ctx.buffer(reserve=capacity * size, dynamic=True)
@@ -538,6 +538,7 @@ class Renderer:
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
         depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
         return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
+
 
 def _neck(model: FaceModel, skin_triangles: np.ndarray, ambient: np.ndarray) -> Neck:
     """The neck tube under the skin's open boundary at the bust's cut (torso.Neck). Its texture
