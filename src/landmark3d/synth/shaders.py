@@ -489,12 +489,17 @@ def shadow_vs() -> str:
                             "    gl_Position = vec4(q.x, q.y, -q.z, 1.0);")
 
 
+def _with_defines(src: str, **flags: bool) -> str:
+    """``src`` with ``#define NAME 1`` after its ``#version`` line for each true flag."""
+    defines = "".join(f"#define {name} 1\n" for name, on in flags.items() if on)
+    return src.replace("#version 330\n", "#version 330\n" + defines, 1)
+
+
 def face_vs(scalp: bool = False, hair_cards: bool = False) -> str:
     """FACE_VS; with ``scalp`` the scalp hair's mask, volume and comb (the skin's program only:
     llvmpipe would run that block for every vertex of every other draw too), with ``hair_cards``
     the cards' tangent attribute."""
-    defines = "#define SCALP 1\n" * scalp + "#define HAIR_CARDS 1\n" * hair_cards
-    return FACE_VS.replace("#version 330\n", "#version 330\n" + defines, 1)
+    return _with_defines(FACE_VS, SCALP=scalp, HAIR_CARDS=hair_cards)
 
 
 def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None, hair_cards: bool = False) -> str:
@@ -506,11 +511,7 @@ def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None,
     constants (a 256-px frame's eyelashes took 1.9 ms in the generic program, ~1 in their own).
     ``hair_cards``: the program of the hair cards and the long-hair sheet, which discards the
     strands' gaps (alpha test) and takes the cards' tangents."""
-    src = FACE_FS
-    if hair_cards:
-        src = src.replace("#version 330", "#version 330\n#define HAIR_CARDS 1", 1)
-    if cornea:
-        src = src.replace("#version 330", "#version 330\n#define CORNEA 1", 1)
+    src = _with_defines(FACE_FS, HAIR_CARDS=hair_cards, CORNEA=cornea)
     if isinstance(material, int):
         src = src.replace("    int material = v_info.x;", f"    const int material = {int(material)};", 1)
     elif material is not None:
