@@ -16,9 +16,12 @@ import time
 def draw_names(r) -> dict:
     """id(vertex array) -> name, for a synth Renderer."""
     names = {id(r.torso_vao): "torso", id(r.torso_shadow): "torso_shadow", id(r.bg_vao): "background",
-             id(r.lash_vao): "lashes", id(r.head_shadow): "head_shadow", id(r.neck_vao): "neck",
-             id(r.neck_shadow): "neck_shadow"}
-    for (vao, _), name in zip(r.head_draws, ("skin", "mouth_teeth_irises", "sclera")):
+             id(r.lash_vao): "lashes", id(r.head_shadow): "head_shadow", id(r.neck_shadow): "neck_shadow"}
+    for hair, vao in r.neck_vaos.items():
+        names[id(vao)] = "neck" + ("_hair" if hair else "")
+    for (face, beard, hair), vao in r.skin.vaos.items():
+        names[id(vao)] = "skin_" + ("face" if face else "head") + ("_beard" if beard else "") + ("_hair" if hair else "")
+    for (vao, _), name in zip(r.head_draws, ("mouth_teeth_irises", "sclera")):
         names[id(vao)] = name
     for name in ("glasses_frame", "glasses_lens", "hand", "curtain", "cards", "mask", "headphones", "headphone_pads"):
         mesh = getattr(r, name)

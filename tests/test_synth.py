@@ -217,8 +217,10 @@ def test_frames_in_flight_do_not_change_the_images(gen, cache_path):
 
 
 def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_path, monkeypatch):
-    """Each draw's program keeps only its materials' branches (shaders.face_fs): the pixels are
-    those of the one generic program, accessories, held objects and hair included."""
+    """Each draw's program keeps only its materials' branches (shaders.face_fs), and the skin is
+    drawn in parts whose programs lack the blocks they cannot reach (renderer._SkinDraws): the
+    pixels are those of the one generic program, accessories, held objects, beards, hats, long
+    and short hair included."""
     import re
 
     from landmark3d.synth import shaders
@@ -227,15 +229,22 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
     mouth = shaders.face_fs(material=(1, 2, 4))
     body = mouth.split("void main() {", 1)[1]
     assert set(re.findall(r"material [=!]= (\d+)", body)) == {"1", "2", "4"}
-    ids = [i for i in range(80) if _has_accessory(gen.params(i)) or gen.params(i).held[0] > 0][:4] + [0, 1]
+    params = [gen.params(i) for i in range(80)]
+    kinds = [lambda p: _has_accessory(p) or p.held[0] > 0, lambda p: p.beard > 0, lambda p: p.hat > 0,
+             lambda p: p.hair_line[1] < 5.0, lambda p: p.hair_shape[2] == 0, lambda p: p.hair_shape[3] > 0]
+    ids = sorted({i for kind in kinds for i in [i for i, p in enumerate(params) if kind(p)][:2]})
+    assert len(ids) >= 10
     specialised = gen.render_batch(ids)
+    # the parts really are drawn by programs without those blocks
+    skin = gen.renderer.skin
+    assert {key for key in skin.vaos} >= {(True, True, False), (True, False, False), (False, False, True)}
+    assert "NO_BEARD" in shaders.face_fs(material=0, beard=False)
     generic = shaders.face_fs
-    monkeypatch.setattr(shaders, "face_fs", lambda cornea=False, material=None, hair_cards=False:
+    monkeypatch.setattr(shaders, "face_fs", lambda cornea=False, material=None, hair_cards=False, *skin:
                         generic(cornea, None, hair_cards))
     with Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path),
                                    hdri=str(HDRI) if HDRI.is_dir() else None)) as one:
         reference = one.render_batch(ids)
-    assert len(ids) == 6
     for (a, _), (b, _) in zip(specialised, reference):
         np.testing.assert_array_equal(a.image, b.image)
         np.testing.assert_array_equal(a.segmentation, b.segmentation)

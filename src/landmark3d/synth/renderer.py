@@ -17,7 +17,7 @@ from .assets import PARTS
 from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR, MATERIAL_GLASSES, MATERIAL_HAIR,
                         MATERIAL_HAIR_CARDS, MATERIAL_HAND, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
-from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, flow_style, hairline, strand_texture
+from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, azimuth, flow_style, hairline, hairline_basis, strand_texture
 from .torso import NECK_PIVOT, Neck, boundary_loop, torso_mesh
 from .lighting import Environment
 from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
@@ -96,8 +96,7 @@ class Renderer:
         ctx = self.ctx
         make_current(ctx)
         self._moderngl = moderngl = require("moderngl", "synth", "the synthetic face renderer")
-        self._programs = {}  # (material(s), cornea, hair cards) -> program
-        self.skin_prog = self._program(0)
+        self._programs = {}  # (material(s), cornea, hair cards, skin blocks) -> program
         self.cloth_prog = self._program(MATERIAL_CLOTH)
         # hair cards and the long-hair sheet: alpha-tested (discard), so programs of their own
         self.hair_prog = self._program(MATERIAL_HAIR_CARDS, hair_cards=True)
@@ -128,8 +127,10 @@ class Renderer:
             return ctx.vertex_array(prog, _present(prog, attrs), index_buffer=ib)
 
         mouth_eyes = tuple(sorted(set(mat[other].tolist())))  # gums and tongue, teeth, irises
-        self.head_draws = [(vao(self.skin_prog, skin), True), (vao(self._program(mouth_eyes), other), False),
+        self.head_draws = [(vao(self._program(mouth_eyes), other), False),
                            (vao(self._program(MATERIAL["M_ScleraLeft"], cornea=True), sclera), False)]
+        self.skin = _SkinDraws(self, model.indices[skin], model.render_uv,
+                               model.assets.neutral[model.render_vertex], attrs)
         self.head_shadow = vao(self.shadow_prog, skin)
         self.lash_vao = vao(self._program(MATERIAL["M_EyeLashes"]), lash)
         self.neck = _neck(model, model.indices[skin], ambient)
@@ -143,7 +144,11 @@ class Renderer:
                   (ctx.buffer(vertex_noise(rest).tobytes()), "2f", "in_noise")]
         self.neck_bufs = (nattrs[0][0], nattrs[1][0])
         nib = ctx.buffer(self.neck.triangles.tobytes())
-        self.neck_vao = ctx.vertex_array(self.skin_prog, _present(self.skin_prog, nattrs), index_buffer=nib)
+        self.neck_vaos = {}  # scalp hair reaches it or not -> vertex array
+        for hair in (True, False):
+            prog = self._program(0, skin=(False, False, hair))
+            self.neck_vaos[hair] = ctx.vertex_array(prog, _present(prog, nattrs), index_buffer=nib)
+        self.neck_hair = (hairline_basis(azimuth(rest)), rest[:, 1])
         self.neck_shadow = ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, nattrs), index_buffer=nib)
 
         tp, tn, tuv, ttri = torso_mesh()
@@ -223,13 +228,14 @@ class Renderer:
             _current[0] = None
         self.ctx.release()
 
-    def _program(self, material, cornea: bool = False, hair_cards: bool = False):
+    def _program(self, material, cornea: bool = False, hair_cards: bool = False, skin: tuple = (True, True, True)):
         """The shading program for one material (or a tuple of them): one per key, made once
-        (shaders.face_fs says why each draw's materials get their own)."""
-        key = (material, cornea, hair_cards)
+        (shaders.face_fs says why each draw's materials get their own). ``skin``: the skin's
+        blocks it has (face regions, beard, scalp hair; see _SkinDraws)."""
+        key = (material, cornea, hair_cards, skin)
         if key not in self._programs:
             prog = self.ctx.program(vertex_shader=shaders.face_vs(scalp=material == 0, hair_cards=hair_cards),
-                                    fragment_shader=shaders.face_fs(cornea, material, hair_cards))
+                                    fragment_shader=shaders.face_fs(cornea, material, hair_cards, *skin))
             # its uniforms by name, looked up once: setting ~50 uniforms on several programs
             # through ``prog[name]`` every frame cost ~1 ms of Python
             table = {name: prog[name] for name in prog if isinstance(prog[name], self._moderngl.Uniform)}
@@ -457,8 +463,11 @@ class Renderer:
                     ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))),
                     ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))
         uniforms += _hair_light(env, env_rot)
+        skin_draws = self.skin.draws(params)
+        neck_vao = self.neck_vaos[bool(_hair_reach(params, *self.neck_hair).any())]
         # only the programs this frame draws with
-        drawn = [vao for vao, _ in self.head_draws] + [self.lash_vao, self.torso_vao]
+        drawn = [vao for vao, _ in self.head_draws] + [self.lash_vao, self.torso_vao, neck_vao]
+        drawn += [vao for vao, _, _ in skin_draws]
         drawn += [m["vao"] for m in (self.cards, self.glasses_lens) if m["count"]] + [m["vao"] for m, _ in meshes]
         progs = {id(vao.program): vao.program for vao in drawn}
         for prog, table in self._programs.values():
@@ -477,6 +486,9 @@ class Renderer:
         # the hair cards first: the skin under their strands is then rejected before shading
         if self.cards["count"]:
             self.cards["vao"].render(vertices=self.cards["count"])
+        self._cull(True)
+        for vao, first, count in skin_draws:
+            vao.render(vertices=count, first=first)
         for draw, cull in self.head_draws:
             self._cull(cull)
             draw.render()
@@ -489,7 +501,7 @@ class Renderer:
         self.cloth_prog["rot"].value = _mat3(torso_xform[0])
         self.cloth_prog["trans"].value = tuple(map(float, torso_xform[1]))
         self.torso_vao.render()
-        self.neck_vao.render()  # after the torso: the part inside the collar is not shaded
+        neck_vao.render()  # after the torso: the part inside the collar is not shaded
         self._cull(False)
 
         # the background last among the opaque draws: only pixels nothing covers are shaded
@@ -538,6 +550,67 @@ class Renderer:
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
         depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
         return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
+
+
+class _SkinDraws:
+    """The head's skin drawn in up to six parts, each by a program with only the blocks its
+    triangles can reach: the face's painted regions (where ``v_uv.x < 1``) and beard (where
+    ``beard_area > 0``) are fixed per triangle, the scalp hair depends on the image's hairline.
+    llvmpipe runs a block for every fragment of a draw whose program has it, taken or not; this
+    saves most of the three blocks' cost where they do nothing (images bitwise the same)."""
+
+    def __init__(self, renderer, triangles: np.ndarray, uv: np.ndarray, rest: np.ndarray, attrs):
+        face = (uv[triangles, 0] < 1.001).any(axis=1)  # (slack for the interpolation's rounding)
+        beard = face & _beard_reach(rest[triangles])
+        parts = [((True, True), beard), ((True, False), face & ~beard), ((False, False), ~face)]
+        self.parts = [(key, int(sel.sum())) for key, sel in parts]  # (regions, beard), triangles
+        self.triangles = np.ascontiguousarray(np.concatenate([triangles[sel] for _, sel in parts]), dtype="i4")
+        used = np.unique(self.triangles)
+        self.local = np.searchsorted(used, self.triangles)  # triangle corners -> index into used
+        self.hair = (hairline_basis(azimuth(rest[used])), rest[used, 1])
+        self.index = renderer.ctx.buffer(reserve=self.triangles.nbytes, dynamic=True)
+        self.vaos = {}
+        for key, _ in self.parts:
+            for hair in (True, False):
+                prog = renderer._program(0, skin=key + (hair,))
+                self.vaos[key + (hair,)] = renderer.ctx.vertex_array(prog, _present(prog, attrs),
+                                                                     index_buffer=self.index)
+
+    def draws(self, params) -> list:
+        """Orders this image's index buffer by part; returns (vertex array, first, count) each."""
+        hair = _hair_reach(params, *self.hair)[self.local].any(axis=1)
+        parts, out, start, first = [], [], 0, 0
+        for key, n in self.parts:
+            tris, h = self.triangles[start:start + n], hair[start:start + n]
+            start += n
+            for with_hair, sel in ((True, h), (False, ~h)):
+                part = tris[sel]
+                if len(part):
+                    parts.append(part)
+                    out.append((self.vaos[key + (with_hair,)], first, part.size))
+                    first += part.size
+        self.index.orphan()
+        self.index.write(np.concatenate(parts))
+        return out
+
+
+def _beard_reach(corners: np.ndarray) -> np.ndarray:
+    """(T,) bool for triangles ``corners`` (T, 3, 3) of the neutral mesh: where FACE_FS's
+    ``beard_area`` can be above 0 (below the beard's top edge, above y = -9, azimuth under 1.1;
+    with a margin: its points lie between its corners' heights and azimuths)."""
+    az = np.abs(azimuth(corners)) / 1.31
+    top = -0.6 + 3.6 * np.minimum(az.max(axis=1), 1.2) ** 2 + 0.5  # (rises with the azimuth)
+    y = corners[..., 1]
+    return (y.min(axis=1) < top + 0.01) & (y.max(axis=1) > -9.01) & (az.min(axis=1) < 1.101)
+
+
+def _hair_reach(params, basis: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) bool: where FACE_VS's scalp hair mask ``v_hair`` can be above 0, for neutral-mesh
+    points of ``hairline_basis`` ``basis`` and heights ``y`` (0.05 cm to spare)."""
+    if params.hair_shape[2] <= 0:
+        return np.zeros(len(y), bool)
+    line = hairline(params, basis=basis)
+    return (y > -12.05) & (y > line - float(params.hair_line[3]) - 0.75)
 
 
 def _neck(model: FaceModel, skin_triangles: np.ndarray, ambient: np.ndarray) -> Neck:

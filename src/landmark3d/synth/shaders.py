@@ -278,6 +278,7 @@ void main() {
         albedo = skin_rgb * (1.0 + 2.0 * blotch * dn.r);
         albedo *= mix(vec3(1.0), vec3(1.1, 0.86, 0.86), clamp(redness * (1.0 + 3.0 * dn.g), 0.0, 1.0));
         albedo *= 1.0 + 0.12 * dn.b;              // fine grain
+#ifndef NO_FACE_REGIONS
         if (v_uv.x < 1.0) {
             vec4 reg = texture(regions, v_uv);
             vec4 sk = texture(skin_regions, v_uv);
@@ -296,6 +297,7 @@ void main() {
                 else if (reg.b > 0.5) cls = v_rest.x > 0.0 ? 5 : 6;
                 else if (reg.a > 0.5) cls = 2;
             }
+#ifndef NO_BEARD
             // beard area (model frame): from the upper lip along the jaw up to the sideburns (its
             // top edge rises with the azimuth about the head's axis), down to the chin's underside
             float az = abs(atan(v_rest.x, v_rest.z - 1.0)) / 1.31;  // 1 at 75 degrees
@@ -309,7 +311,10 @@ void main() {
                 rough = mix(rough, 0.5, b);
                 if (b > 0.5 && cls == 1) cls = 14;
             }
+#endif
         }
+#endif
+#ifndef NO_SCALP_HAIR
         // scalp hair: streaky albedo, a ragged edge, sheen
         if (v_hair > 0.05) {
             float strands = texture(detail, fract(v_uv * vec2(1.0, 0.5)) + detail_offset.yx).a;
@@ -338,6 +343,7 @@ void main() {
                 if (hair > 0.35) cls = 13;
             }
         }
+#endif
     } else if (material == 1) {                   // gums, tongue, mouth interior
         albedo = vec3(0.30, 0.06, 0.06);
         ao = 0.35;
@@ -502,7 +508,8 @@ def face_vs(scalp: bool = False, hair_cards: bool = False) -> str:
     return _with_defines(FACE_VS, SCALP=scalp, HAIR_CARDS=hair_cards)
 
 
-def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None, hair_cards: bool = False) -> str:
+def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None, hair_cards: bool = False,
+            face_regions: bool = True, beard: bool = True, scalp_hair: bool = True) -> str:
     """The shading program. The variant with ``cornea`` may discard (slower on llvmpipe, which
     then cannot reject hidden fragments before shading), so only the sclera uses it.
     ``material``: the one material (or the few) the program will shade. llvmpipe runs every
@@ -510,8 +517,13 @@ def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None,
     gets a program whose other branches the compiler drops: the tests of absent materials become
     constants (a 256-px frame's eyelashes took 1.9 ms in the generic program, ~1 in their own).
     ``hair_cards``: the program of the hair cards and the long-hair sheet, which discards the
-    strands' gaps (alpha test) and takes the cards' tangents."""
-    src = _with_defines(FACE_FS, HAIR_CARDS=hair_cards, CORNEA=cornea)
+    strands' gaps (alpha test) and takes the cards' tangents. Without ``face_regions``,
+    ``beard`` or ``scalp_hair``, the skin's blocks for the face's painted regions (lips, brows;
+    where ``v_uv.x < 1``), for stubble and beard (inside that block, where ``beard_area > 0``) or
+    for the scalp hair (where ``v_hair > 0.05``) are left out, for the skin's triangles that
+    cannot reach them (the same reason: llvmpipe would run them everywhere)."""
+    src = _with_defines(FACE_FS, HAIR_CARDS=hair_cards, CORNEA=cornea, NO_FACE_REGIONS=not face_regions,
+                        NO_BEARD=not beard, NO_SCALP_HAIR=not scalp_hair)
     if isinstance(material, int):
         src = src.replace("    int material = v_info.x;", f"    const int material = {int(material)};", 1)
     elif material is not None:
