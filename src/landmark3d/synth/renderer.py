@@ -565,8 +565,11 @@ class _SkinDraws:
         parts = [((True, True), beard), ((True, False), face & ~beard), ((False, False), ~face)]
         self.parts = [(key, int(sel.sum())) for key, sel in parts]  # (regions, beard), triangles
         self.triangles = np.ascontiguousarray(np.concatenate([triangles[sel] for _, sel in parts]), dtype="i4")
+        # one 12-byte record per triangle: masking a 1-D array of them is ~10x faster than (T, 3)
+        self.records = self.triangles.view(np.dtype((np.void, 12))).ravel()
         used = np.unique(self.triangles)
-        self.local = np.searchsorted(used, self.triangles)  # triangle corners -> index into used
+        local = np.searchsorted(used, self.triangles)  # triangle corners -> index into used
+        self.corners = tuple(np.ascontiguousarray(local[:, k]) for k in range(3))
         self.hair = (hairline_basis(azimuth(rest[used])), rest[used, 1])
         self.index = renderer.ctx.buffer(reserve=self.triangles.nbytes, dynamic=True)
         self.vaos = {}
@@ -578,17 +581,18 @@ class _SkinDraws:
 
     def draws(self, params) -> list:
         """Orders this image's index buffer by part; returns (vertex array, first, count) each."""
-        hair = _hair_reach(params, *self.hair)[self.local].any(axis=1)
+        reach = _hair_reach(params, *self.hair)
+        hair = reach[self.corners[0]] | reach[self.corners[1]] | reach[self.corners[2]]
         parts, out, start, first = [], [], 0, 0
         for key, n in self.parts:
-            tris, h = self.triangles[start:start + n], hair[start:start + n]
+            tris, h = self.records[start:start + n], hair[start:start + n]
             start += n
             for with_hair, sel in ((True, h), (False, ~h)):
                 part = tris[sel]
                 if len(part):
                     parts.append(part)
-                    out.append((self.vaos[key + (with_hair,)], first, part.size))
-                    first += part.size
+                    out.append((self.vaos[key + (with_hair,)], first, 3 * len(part)))
+                    first += 3 * len(part)
         self.index.orphan()
         self.index.write(np.concatenate(parts))
         return out
