@@ -383,3 +383,25 @@ def test_cpu_amp_trains_in_bf16_and_differs_from_float32(tmp_path, data):
     diff = max(float((wa[k] - wb[k]).abs().max()) for k in wa if wa[k].is_floating_point())
     assert 0 < diff < 0.05                               # the same run, at bf16 precision
     assert all(torch.isfinite(wb[k]).all() for k in wb if wb[k].is_floating_point())
+
+
+def test_yaw_balance_trains_on_posed_samples_and_refuses_without_poses(tmp_path, data, capsys):
+    from train_helpers import make_sample
+
+    from landmark3d.synth.writer import write_sample
+
+    posed = tmp_path / "posed"
+    posed.mkdir()
+    rng = np.random.default_rng(0)
+    for i, yaw in enumerate([0, 5, 10, 15, 20, 45, 70, 85]):
+        s = make_sample(rng, 80, name=f"{i:06d}")
+        s.pose_deg = np.array([yaw, 0.0, 0.0])
+        write_sample(posed, s)
+    a = train(tiny_cfg(tmp_path, posed, name="a", yaw_balance=True, val_fraction=0.0))
+    b = train(tiny_cfg(tmp_path, posed, name="b", val_fraction=0.0))
+    # six non-empty 10-degree bins, a sixth each: three in 0-30, one in 30-60, two in 60-90
+    assert "yaw 0-30 / 30-60 / 60-90 drawn 50% / 17% / 33% (unweighted 62% / 12% / 25%)" in capsys.readouterr().err
+    wa, wb = (torch.load(r / "last.pt", weights_only=True)["model"] for r in (a, b))
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa if wa[k].is_floating_point())   # other batches
+    with pytest.raises(ValueError, match="no training sample has a known pose"):
+        train(tiny_cfg(tmp_path, data, name="c", yaw_balance=True))

@@ -136,6 +136,45 @@ def test_batch_sampler_resumes_mid_epoch():
     assert [next(later) for _ in range(3)] == batches[4:7]
 
 
+def test_yaw_balance_draws_each_yaw_bin_equally_often():
+    """--yaw-balance: draws with replacement by yaw_weights; each 10-degree bin of |yaw| (and so
+    each of AFLW2000-3D's 30-degree bins) gets an equal share, unknown poses the average weight."""
+    from landmark3d.data.train_dataset import yaw_weights
+
+    rng = np.random.default_rng(0)
+    yaw = np.concatenate([np.abs(rng.normal(0, 25, 3000)).clip(0, 90), rng.uniform(0, 90, 1000), [np.nan] * 100])
+    w = yaw_weights(yaw)
+    assert np.isclose(w.sum(), 1.0) and np.isclose(w[-1], 1 / len(yaw))
+    sampler = EpochBatchSampler(len(yaw), 50, seed=1, weights=w)
+    it = iter(sampler)
+    drawn = np.array([i for _ in range(400) for _, i in next(it)])   # 20,000 draws, ~5 epochs
+    known = drawn[drawn < 4000]
+    share = [np.mean((yaw[known] >= a) & (yaw[known] < a + 30)) for a in (0, 30, 60)]
+    assert np.allclose(share, 1 / 3, atol=0.02), share
+    assert abs(np.mean(drawn >= 4000) - 100 / len(yaw)) < 0.01
+    assert np.mean(yaw[:4000] < 30) > 0.6                              # (it was not balanced before)
+    first = [next(iter(EpochBatchSampler(len(yaw), 50, seed=1, weights=w)))]
+    full = iter(EpochBatchSampler(len(yaw), 50, seed=1, weights=w))
+    batches = [next(full) for _ in range(100)]                          # 82 batches per epoch
+    later = iter(EpochBatchSampler(len(yaw), 50, seed=1, weights=w, start_step=80))
+    assert batches[0] == first[0] and [next(later) for _ in range(20)] == batches[80:]   # resumes exactly
+    with pytest.raises(ValueError, match="weights"):
+        EpochBatchSampler(10, 3, seed=0, weights=np.full(9, 1 / 9))
+
+
+def test_sample_yaw_is_read_from_the_sidecars(tmp_path):
+    from landmark3d.data.packed import folder_source, pack_folder
+    from landmark3d.data.train_dataset import FolderSource, source_yaw
+
+    root = _write_synth_folder(tmp_path / "d")   # poses -40, -20, 0, 20, 40, 60 (make_sample's)
+    expected = [abs(float(FolderSource(root).load(k)[0].pose_deg[0])) for k in range(6)]
+    assert np.allclose(source_yaw(FolderSource(root)), expected)
+    pack_folder(root)
+    assert np.allclose(source_yaw(folder_source(root)), expected)
+    memory = MemorySource([FolderSource(root).load(k)[0] for k in range(2)] + [make_sample(np.random.default_rng(0), 32)])
+    assert np.allclose(source_yaw(memory)[:2], expected[:2]) and np.isnan(source_yaw(memory)[2])
+
+
 def _write_synth_folder(root, n=6, size=64):
     from landmark3d.synth.writer import write_sample
 
@@ -143,6 +182,7 @@ def _write_synth_folder(root, n=6, size=64):
     rng = np.random.default_rng(3)
     for i in range(n):
         s = make_sample(rng, size, with_3d=i % 2 == 0, name=f"{i:06d}")   # half without 3D labels
+        s.pose_deg = np.array([20.0 * i - 40.0, 5.0, 0.0])
         write_sample(root, s)
     return root
 

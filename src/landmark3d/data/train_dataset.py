@@ -22,7 +22,7 @@ import numpy as np
 
 from ..crop import CROP_SCALE, crop_from_points
 from .augment import GRAY_PROB, CropJitter, build_photometric, flip_crop, random_crop, seed_photometric
-from .facesynthetics import list_ids, read_sample
+from .facesynthetics import list_ids, read_meta, read_sample
 from .sample import Sample
 
 
@@ -179,6 +179,10 @@ class LandmarkDataset:
         self.sources = self.sources + list(sources)
         self._offsets = np.cumsum([0] + [len(s) for s in self.sources])
 
+    def yaw_abs(self) -> np.ndarray:
+        """(len(self),) absolute yaw of each sample in degrees, NaN where unknown (source_yaw)."""
+        return np.concatenate([source_yaw(s) for s in self.sources])
+
     def _locate(self, index: int):
         k = int(np.searchsorted(self._offsets, index, side="right") - 1)
         return self.sources[k], index - int(self._offsets[k])
@@ -222,17 +226,50 @@ class LandmarkDataset:
         }
 
 
+def source_yaw(source) -> np.ndarray:
+    """(len(source),) each sample's absolute head yaw in degrees, NaN where unknown: from the
+    ``_meta.json`` sidecars' ``pose_deg`` (our generator's folders and packs) or the samples
+    held in memory."""
+    if isinstance(source, MemorySource):
+        return np.array([np.nan if s.pose_deg is None else abs(float(s.pose_deg[0])) for s in source.samples])
+    root, ids = getattr(source, "root", None), getattr(source, "ids", None)
+    if root is None or ids is None:
+        return np.full(len(source), np.nan)
+    yaw = [read_meta(root, i).get("pose_deg") for i in ids]
+    return np.array([np.nan if p is None else abs(float(p[0])) for p in yaw])
+
+
+def yaw_weights(yaw_abs: np.ndarray, bin_deg: float = 10.0) -> np.ndarray:
+    """Sampling probabilities that give each ``bin_deg`` bin of absolute yaw over 0-90 degrees
+    the same share of the samples with a known yaw (an empty bin gets none); samples of unknown
+    yaw (NaN) keep the average weight."""
+    yaw_abs = np.asarray(yaw_abs, np.float64)
+    w = np.ones(len(yaw_abs))
+    known = np.isfinite(yaw_abs)
+    if known.any():
+        last = int(np.ceil(90.0 / bin_deg)) - 1
+        bins = np.minimum((yaw_abs[known] // bin_deg).astype(int), last)
+        counts = np.bincount(bins, minlength=last + 1)
+        wk = 1.0 / counts[bins]
+        w[known] = wk * known.sum() / wk.sum()
+    return w / w.sum()
+
+
 class EpochBatchSampler:
     """Yields batches of ``(epoch, index)`` keys: a seeded permutation per epoch, last partial
-    batch dropped, starting at global step ``start_step`` (for exact resume); endless."""
+    batch dropped, starting at global step ``start_step`` (for exact resume); endless. With
+    ``weights`` (probabilities, (n,)), an epoch is instead n draws with replacement by them."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0):
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0, weights: np.ndarray | None = None):
         if n <= 0:
             raise ValueError("empty dataset")
+        if weights is not None and len(weights) != n:
+            raise ValueError(f"{len(weights)} sampling weights for {n} samples")
         self.n = n
         self.batch_size = min(batch_size, n)
         self.seed = seed
         self.start_step = start_step
+        self.weights = weights
 
     @property
     def steps_per_epoch(self) -> int:
@@ -242,7 +279,8 @@ class EpochBatchSampler:
         step = self.start_step
         while True:
             epoch, k = divmod(step, self.steps_per_epoch)
-            perm = np.random.default_rng([self.seed, 7919, epoch]).permutation(self.n)
+            rng = np.random.default_rng([self.seed, 7919, epoch])
+            perm = rng.permutation(self.n) if self.weights is None else rng.choice(self.n, self.n, p=self.weights)
             chunk = perm[k * self.batch_size:(k + 1) * self.batch_size]
             yield [(epoch, int(i)) for i in chunk]
             step += 1

@@ -59,6 +59,10 @@ OPTIONS: dict[str, tuple[object, str]] = {
     "scale_min": (0.85, "smallest random crop scale, times the crop rule's"),
     "scale_max": (1.2, "largest random crop scale, times the crop rule's"),
     "shift": (0.08, "largest random crop centre shift, fraction of the crop side"),
+    "yaw_balance": (False, "draw training images (with replacement) so each 10-degree bin of absolute head yaw "
+                           "over 0-90 gets the same share (from the sidecars' pose; the generator puts over half its "
+                           "faces within 30 degrees, AFLW2000-3D's balanced score weights 0-30, 30-60 and "
+                           "60-90 equally)"),
     "seed": (0, "random seed (weights, data order, augmentation)"),
     "resume": (False, "continue the run in OUTPUT/NAME from its last.pt exactly"),
     "init": ("", "start from the weights of this checkpoint, exported .onnx file or shipped model name "

@@ -22,7 +22,8 @@ import torch
 
 from ..data.augment import CropJitter
 from ..data.packed import folder_source
-from ..data.train_dataset import CropConfig, EpochBatchSampler, GeneratorSource, LandmarkDataset, load_boxes, model_input
+from ..data.train_dataset import (CropConfig, EpochBatchSampler, GeneratorSource, LandmarkDataset, load_boxes, model_input,
+                                  yaw_weights)
 from ..models.spec import ModelSpec
 from ..models.torch_models import build_model
 from . import checkpoint
@@ -116,6 +117,25 @@ def build_data(cfg: dict, crop_cfg: CropConfig):
         val_cfg.uint8 = False
         val_ds = LandmarkDataset(val_sources, val_cfg, seed=cfg["seed"])
     return train_ds, val_ds
+
+
+def _sampling_weights(train_ds: LandmarkDataset, cfg: dict) -> np.ndarray | None:
+    """With ``--yaw-balance``, the training images' sampling probabilities (yaw_weights)."""
+    if not cfg["yaw_balance"]:
+        return None
+    yaw = train_ds.yaw_abs()
+    known = np.isfinite(yaw)
+    if not known.any():
+        raise ValueError("--yaw-balance: no training sample has a known pose (the '_meta.json' sidecars' "
+                         "'pose_deg', written by 'landmark3d synth'); drop the flag")
+    weights = yaw_weights(yaw)
+    yaw = np.minimum(yaw, 89.99)  # (90 counts in the last bin)
+    share = [float(weights[known & (yaw >= a) & (yaw < a + 30)].sum()) for a in (0, 30, 60)]
+    print(f"yaw balance: {int(known.sum())} of {len(yaw)} samples with a pose; yaw 0-30 / 30-60 / 60-90 drawn "
+          f"{share[0]:.0%} / {share[1]:.0%} / {share[2]:.0%} (unweighted "
+          + " / ".join(f"{np.mean((yaw[known] >= a) & (yaw[known] < a + 30)):.0%}" for a in (0, 30, 60)) + ")",
+          file=sys.stderr)
+    return weights
 
 
 def _live_renderer(cfg: dict):
@@ -317,7 +337,8 @@ def train(cfg: dict) -> Path:
         # called inside a forked worker deadlocks once the parent has used OpenCV's pool.
         cv2_threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
-    sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"], start_step=step)
+    sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"], start_step=step,
+                                weights=_sampling_weights(train_ds, cfg))
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
                                          pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
     log_path = run_dir / "log.csv"
@@ -384,7 +405,8 @@ def train(cfg: dict) -> Path:
             if pending and step % REFIT_INTERVAL == 0 and grow():
                 # new loader over the grown data (its own batch order; the old workers shut down)
                 del it
-                sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"] + 7919 * step)
+                sampler = EpochBatchSampler(len(train_ds), cfg["batch_size"], cfg["seed"] + 7919 * step,
+                                            weights=_sampling_weights(train_ds, cfg))
                 loader = torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, num_workers=cfg["workers"],
                                                      pin_memory=cuda, persistent_workers=cfg["workers"] > 0)
                 steps_per_epoch = sampler.steps_per_epoch
