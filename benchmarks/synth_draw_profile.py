@@ -15,8 +15,10 @@ import time
 
 def draw_names(r) -> dict:
     """id(vertex array) -> name, for a synth Renderer."""
-    names = {id(r.torso_vao): "torso", id(r.torso_shadow): "torso_shadow", id(r.bg_vao): "background",
+    names = {id(r.torso_vao): "torso", id(r.torso_shadow): "torso_shadow",
              id(r.lash_vao): "lashes", id(r.head_shadow): "head_shadow", id(r.neck_shadow): "neck_shadow"}
+    for vao in r.bg_vaos:
+        names[id(vao)] = "background"
     for hair, vao in r.neck_vaos.items():
         names[id(vao)] = "neck" + ("_hair" if hair else "")
     for (face, beard, hair), vao in r.skin.vaos.items():

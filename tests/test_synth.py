@@ -218,9 +218,9 @@ def test_frames_in_flight_do_not_change_the_images(gen, cache_path):
 
 def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_path, monkeypatch):
     """Each draw's program keeps only its materials' branches (shaders.face_fs), and the skin is
-    drawn in parts whose programs lack the blocks they cannot reach (renderer._SkinDraws): the
-    pixels are those of the one generic program, accessories, held objects, beards, hats, long
-    and short hair included."""
+    drawn in parts whose programs lack the blocks they cannot reach (renderer._SkinDraws), and
+    each background mode has its own program: the pixels are those of the one generic program,
+    accessories, held objects, beards, hats, long and short hair, procedural backgrounds included."""
     import re
 
     from landmark3d.synth import shaders
@@ -232,6 +232,7 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
     params = [gen.params(i) for i in range(80)]
     kinds = [lambda p: _has_accessory(p) or p.held[0] > 0, lambda p: p.beard > 0, lambda p: p.hat > 0,
              lambda p: p.hair_line[1] < 5.0, lambda p: p.hair_shape[2] == 0, lambda p: p.hair_shape[3] > 0]
+    kinds += [lambda p, m=m: p.background == m for m in (1, 2, 3)]   # procedural backgrounds
     ids = sorted({i for kind in kinds for i in [i for i, p in enumerate(params) if kind(p)][:2]})
     assert len(ids) >= 10
     specialised = gen.render_batch(ids)
@@ -242,6 +243,7 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
     generic = shaders.face_fs
     monkeypatch.setattr(shaders, "face_fs", lambda cornea=False, material=None, hair_cards=False, *skin:
                         generic(cornea, None, hair_cards))
+    monkeypatch.setattr(shaders, "background_fs", lambda mode: shaders.BACKGROUND_FS)  # mode a uniform
     with Generator(GeneratorConfig(size=SIZE, seed=3, cache=str(cache_path),
                                    hdri=str(HDRI) if HDRI.is_dir() else None)) as one:
         reference = one.render_batch(ids)

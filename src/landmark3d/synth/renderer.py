@@ -102,7 +102,6 @@ class Renderer:
         self.hair_prog = self._program(MATERIAL_HAIR_CARDS, hair_cards=True)
         self.curtain_prog = self._program(MATERIAL_HAIR, hair_cards=True)
         self.shadow_prog = ctx.program(vertex_shader=shaders.shadow_vs(), fragment_shader=shaders.SHADOW_FS)
-        self.bg_prog = ctx.program(vertex_shader=shaders.BACKGROUND_VS, fragment_shader=shaders.BACKGROUND_FS)
         r = len(model.render_vertex)
         self.pos_buf = ctx.buffer(reserve=r * 12, dynamic=True)
         self.nrm_buf = ctx.buffer(reserve=r * 12, dynamic=True)
@@ -179,7 +178,10 @@ class Renderer:
         self.hair_cards = HairCards(self.skin_rest, _rest_normals(model)[self.skin_ids],
                                     _vertex_area(model)[self.skin_ids])
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
-        self.bg_vao = ctx.vertex_array(self.bg_prog, [(quad, "2f", "in_pos")])
+        self.bg_vaos = []  # one program per background mode (sampler.FaceParams.background)
+        for mode in range(4):
+            prog = ctx.program(vertex_shader=shaders.BACKGROUND_VS, fragment_shader=shaders.background_fs(mode))
+            self.bg_vaos.append(ctx.vertex_array(prog, [(quad, "2f", "in_pos")]))
 
         # no mipmaps for the detail and mask textures: trilinear sampling costs llvmpipe ~15% of
         # a frame, and the masks are blurred and the noise is noise, so bilinear looks the same
@@ -505,7 +507,8 @@ class Renderer:
         self._cull(False)
 
         # the background last among the opaque draws: only pixels nothing covers are shaded
-        bg = self.bg_prog
+        bg_vao = self.bg_vaos[int(params.background)]
+        bg = bg_vao.program
         # the background is usually the lighting's own map; sometimes another one (a composite)
         bg_env, bg_rot = params.env_index, env_rot
         if params.bg_env[0] >= 0:
@@ -518,7 +521,7 @@ class Renderer:
             self._set(bg, name, value)
         self.bg_tex[bg_env].use(0)
         self.fbo.depth_mask = False
-        self.bg_vao.render()
+        bg_vao.render()
         self.env_tex[params.env_index].use(0)
 
         # eyelashes and lenses: translucent films; RGB blended, alpha (the class) kept

@@ -501,6 +501,13 @@ def _with_defines(src: str, **flags: bool) -> str:
     return src.replace("#version 330\n", "#version 330\n" + defines, 1)
 
 
+def background_fs(mode: int) -> str:
+    """BACKGROUND_FS for one background ``mode`` (a constant: llvmpipe would shade the HDRI's
+    pixels through the procedural branches too, taken or not)."""
+    assert "uniform int mode;" in BACKGROUND_FS
+    return BACKGROUND_FS.replace("uniform int mode;", f"const int mode = {int(mode)};", 1)
+
+
 def face_vs(scalp: bool = False, hair_cards: bool = False) -> str:
     """FACE_VS; with ``scalp`` the scalp hair's mask, volume and comb (the skin's program only:
     llvmpipe would run that block for every vertex of every other draw too), with ``hair_cards``
