@@ -81,3 +81,43 @@ def test_cards_are_hair_occlude_and_leave_the_rest_alone(gen, monkeypatch):
     assert (with_depth <= without_depth + 1e-4).all()
     assert (with_depth[changed] < without_depth[changed]).all()
 
+
+
+def test_the_numpy_hairline_is_the_vertex_programs(gen):
+    """hair.hairline (cards, the skin's draw parts) and FACE_VS's hairline agree: the scalp mask
+    v_hair read back from the vertex program (transform feedback) at the neutral skin vertices
+    is the smoothstep of the numpy line, for swept and curved fringes, long hair and none; and
+    renderer._hair_reach holds every vertex the mask reaches."""
+    from landmark3d.synth import shaders
+    from landmark3d.synth.hair import azimuth, hairline, hairline_basis
+    from landmark3d.synth.renderer import _hair_reach, _smoothstep
+
+    r = gen.renderer
+    prog = r.ctx.program(vertex_shader=shaders.face_vs(scalp=True), varyings=["v_hair"])
+    rest = r.skin_rest.astype("f4")
+    n = len(rest)
+    buffers = [(r.ctx.buffer(rest.tobytes()), "3f", "in_pos"), (r.ctx.buffer(rest.tobytes()), "3f", "in_rest"),
+               (r.ctx.buffer(np.tile([0.0, 0.0, 1.0], (n, 1)).astype("f4").tobytes()), "3f", "in_normal"),
+               (r.ctx.buffer(np.tile([0, 1], (n, 1)).astype("i4").tobytes()), "2i", "in_info"),
+               (r.ctx.buffer(np.zeros((n, 2), "f4").tobytes()), "2f", "in_noise")]
+    vao = r.ctx.vertex_array(prog, [b for b in buffers if b[2] in prog])
+    out = r.ctx.buffer(reserve=n * 4)
+    params = [gen.params(i) for i in range(300)]
+    kinds = [lambda p: p.hair_shape[3] > 0 and abs(p.hair_fringe[1]) > 1.0,
+             lambda p: p.hair_shape[3] > 0 and p.hair_fringe[2] > 1.0, lambda p: p.hair_line[1] < 5.0,
+             lambda p: p.hair_shape[2] == 0, lambda p: p.hair_shape[1] > 2.0]
+    chosen = [next(p for p in params if kind(p)) for kind in kinds]
+    y = rest[:, 1].astype(np.float64)
+    r.fbo.use()  # (transform feedback wants a complete framebuffer bound; the EGL context has none)
+    for p in chosen:
+        for name in ("hair_line", "hair_shape", "hair_fringe"):
+            prog[name].value = tuple(map(float, getattr(p, name)))
+        vao.transform(out, mode=r.ctx.POINTS, vertices=n)
+        v_hair = np.frombuffer(out.read(), "f4")
+        line = hairline(p, azimuth(r.skin_rest))
+        w = float(p.hair_line[3])
+        expected = _smoothstep(line - w - 0.7, line + w + 0.7, y) * (y > -12.0) * (p.hair_shape[2] > 0)
+        assert np.abs(v_hair - expected).max() < 1e-3
+        assert v_hair.max() > 0.5 or p.hair_shape[2] == 0
+        reach = _hair_reach(p, hairline_basis(azimuth(r.skin_rest)), y)
+        assert reach[v_hair > 0].all() and reach.sum() < 1.2 * (v_hair > 0).sum() + 200

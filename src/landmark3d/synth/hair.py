@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .sampler import FRINGE_LOWEST
+
 #: Strand texture size: (width across a card, height along it), texels.
 STRAND_TEX_W, STRAND_TEX_H = 64, 256
 CARD_STREAM = 0x4A12          # the card generator's sub-stream of the image's random state
@@ -51,11 +53,12 @@ def strand_texture(width: int = STRAND_TEX_W, height: int = STRAND_TEX_H, seed: 
 
 
 def hairline_basis(phi: np.ndarray) -> np.ndarray:
-    """(4, N) the parts of :func:`hairline` that depend on the azimuth only (computed once for
-    fixed points): the front and back weights, the sideburn bump, the fringe's weight."""
+    """(5, N) the parts of :func:`hairline` that depend on the azimuth only (computed once for
+    fixed points): the front and back weights, the sideburn bump, the fringe's weight, the
+    azimuth itself."""
     c = np.cos(phi)
     return np.stack([np.where(c > 0, np.abs(c) ** 0.7, 0.0), np.where(c > 0, 0.0, np.abs(c) ** 0.6),
-                     np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2), _smoothstep(1.0, 0.35, np.abs(phi))])
+                     np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2), _smoothstep(1.0, 0.35, np.abs(phi)), phi])
 
 
 def hairline(params, phi: np.ndarray | None = None, basis: np.ndarray | None = None) -> np.ndarray:
@@ -63,10 +66,12 @@ def hairline(params, phi: np.ndarray | None = None, basis: np.ndarray | None = N
     face's front), or at the points of a :func:`hairline_basis`: FACE_VS's ``hairline``."""
     front, side, back, _ = map(float, params.hair_line)
     _, sideburn, _, fringe = map(float, params.hair_shape)
-    wf, wb, bump, wfringe = hairline_basis(phi) if basis is None else basis
+    wf, wb, bump, wfringe, phi = hairline_basis(phi) if basis is None else basis
     line = side + (front - side) * wf + (back - side) * wb - sideburn * bump
     if fringe > 0.01:
-        line = line + (np.maximum(line - fringe, 7.2) - line) * wfringe
+        base, tilt, arch = map(float, params.hair_fringe)
+        edge = np.maximum(base + (tilt + arch * phi) * phi, FRINGE_LOWEST)
+        line = line + (np.maximum(line - fringe, edge) - line) * wfringe
     return line
 
 

@@ -1,6 +1,8 @@
 """GLSL sources of the renderer (OpenGL 3.3 core). Conventions: see renderer.py."""
 import re
 
+from .sampler import FRINGE_LOWEST
+
 _COMMON = """
 uniform mat3 env_rot;        // camera direction -> environment direction
 uniform sampler2D env_tex;   // equirectangular, linear RGB, mipmapped
@@ -98,7 +100,8 @@ uniform float far;
 uniform vec4 hair_line;   // hairline height (model y, cm) at the front, sides, back; edge softness
 uniform vec4 hair_shape;  // thickness (cm), sideburn length (cm), 1 if hair at all, fringe (cm)
 uniform vec4 hair_src;    // the comb's source (model frame) and the flow's sign (hair.py)
-uniform float seed;
+uniform vec3 hair_fringe; // the fringe's lower edge: base height, tilt, arch (sampler._fringe)
+""" + f"const float FRINGE_LOWEST = {FRINGE_LOWEST!r};\n" + """uniform float seed;
 #ifdef HAIR_CARDS
 in vec4 in_tangent;   // hair cards: the strands' direction (model frame); w: across the card, -1 .. 1
 out vec4 v_tangent;
@@ -124,9 +127,11 @@ float hairline(float phi) {
     float line = c > 0.0 ? mix(hair_line.y, hair_line.x, pow(c, 0.7))
                          : mix(hair_line.y, hair_line.z, pow(-c, 0.6));
     line -= hair_shape.y * exp(-pow((abs(phi) - 1.3) / 0.09, 2.0));   // sideburns
-    // a fringe: the line comes down over the forehead, not below the brows' tops (y ~ 7.2)
+    // a fringe: the line comes down over the forehead to its edge, which is straight, swept
+    // or curved, and not below the brows' tops
     float front = smoothstep(1.0, 0.35, abs(phi));
-    return mix(line, max(line - hair_shape.w, 7.2), front * step(0.01, hair_shape.w));
+    float edge = max(hair_fringe.x + (hair_fringe.y + hair_fringe.z * phi) * phi, FRINGE_LOWEST);
+    return mix(line, max(line - hair_shape.w, edge), front * step(0.01, hair_shape.w));
 }
 
 void main() {
