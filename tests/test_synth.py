@@ -252,6 +252,27 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
         np.testing.assert_array_equal(a.segmentation, b.segmentation)
 
 
+def test_the_beard_zone_holds_every_point_the_beard_can_reach(gen):
+    """renderer._beard_reach (which skin triangles get the beard's block): every point of every
+    skin triangle where FACE_FS's beard_area is above 0 lies in a triangle it keeps (points
+    sampled inside the triangles, the mid-line and the dip of the cheek line included)."""
+    from landmark3d.synth.hair import azimuth
+    from landmark3d.synth.renderer import _beard_reach, _beard_top
+
+    r = gen.renderer
+    rest = r.model.assets.neutral[r.model.render_vertex].astype(np.float64)
+    corners = rest[r.skin.triangles]                                     # (T, 3, 3)
+    reach = _beard_reach(corners)
+    w = np.random.default_rng(0).dirichlet(np.ones(3), size=24)
+    w = np.concatenate([w, np.eye(3), [[0.5, 0.5, 0], [0, 0.5, 0.5], [0.5, 0, 0.5]]])
+    points = np.einsum("kc,tcd->tkd", w, corners)                       # (T, K, 3)
+    az = np.abs(azimuth(points)) / 1.31
+    y = points[..., 1]
+    inside = (y < _beard_top(az) + 0.5) & (y > -9.0) & (az < 1.1)
+    assert inside.any(axis=1)[~reach].sum() == 0
+    assert 0.2 < reach.mean() < 0.4 and inside.any(axis=1).sum() > 0.8 * reach.sum()   # not everything
+
+
 def _has_accessory(p) -> bool:
     return bool(p.glasses[0] > 0 or p.hand[0] > 0 or p.mask[0] > 0 or p.headphones[0] > 0)
 

@@ -606,10 +606,20 @@ def _beard_reach(corners: np.ndarray) -> np.ndarray:
     """(T,) bool for triangles ``corners`` (T, 3, 3) of the neutral mesh: where FACE_FS's
     ``beard_area`` can be above 0 (below the beard's top edge, above y = -9, azimuth under 1.1;
     with a margin: its points lie between its corners' heights and azimuths)."""
-    az = np.abs(azimuth(corners)) / 1.31
-    top = -0.6 + 3.6 * np.minimum(az.max(axis=1), 1.2) ** 2 + 0.5  # (rises with the azimuth)
+    az = np.minimum(np.abs(azimuth(corners)) / 1.31, 1.2)
+    # the edge is convex in az: its highest over the triangle's azimuths is at one of their ends
+    # (which reach 0 on a triangle across the mid-line)
+    x = corners[..., 0]
+    lowest = np.where((x.min(axis=1) < 0) & (x.max(axis=1) > 0), 0.0, az.min(axis=1))
+    top = np.maximum(_beard_top(lowest), _beard_top(az.max(axis=1))) + 0.5
     y = corners[..., 1]
     return (y.min(axis=1) < top + 0.01) & (y.max(axis=1) > -9.01) & (az.min(axis=1) < 1.101)
+
+
+def _beard_top(az: np.ndarray) -> np.ndarray:
+    """The beard's top edge (model y, cm) at normalised azimuths ``az``: FACE_FS's BEARD_TOP."""
+    c0, c1, c2, c3 = shaders.BEARD_TOP
+    return c0 + c1 * az + c2 * az ** 2 + c3 * az ** 4
 
 
 def _hair_reach(params, basis: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -178,9 +178,16 @@ void main() {
 }
 """
 
+#: The beard's top edge (model y, cm) as c0 + c1 az + c2 az^2 + c3 az^4 in the azimuth about the
+#: head's axis, az = 1 at 75 degrees: 1.35 cm below the nose base at the front, lowest beside
+#: the mouth's corners, rising to meet the sideburns (before 2026-11-28: -0.6 + 3.6 az^2, which
+#: put the edge almost at the eyes' height at az 0.8).
+BEARD_TOP = (-1.1, -1.5, 2.0, 3.5)
+
 FACE_FS = """
 #version 330
-""" + _COMMON + """
+""" + _COMMON + "#define BEARD_TOP(az, az2) ({!r} + {!r} * (az) + {!r} * (az2) + {!r} * (az2) * (az2))\n".format(
+    *BEARD_TOP) + """
 uniform vec3 sh[9];          // diffuse irradiance / pi
 uniform vec3 sh_gloss[4];    // radiance convolved with a broad glossy lobe, bands 0-1 (skin sheen)
 uniform sampler2D regions;   // face UV tile: r top lip, g bottom lip, b brows, a nose
@@ -303,15 +310,18 @@ void main() {
                 else if (reg.a > 0.5) cls = 2;
             }
 #ifndef NO_BEARD
-            // beard area (model frame): from the upper lip along the jaw up to the sideburns (its
-            // top edge rises with the azimuth about the head's axis), down to the chin's underside
+            // beard area (model frame): under the nose, along a cheek line that dips beside the
+            // mouth and rises to the sideburns (azimuth about the head's axis), down to the chin's
+            // underside; renderer._beard_reach mirrors it
             float az = abs(atan(v_rest.x, v_rest.z - 1.0)) / 1.31;  // 1 at 75 degrees
-            float top = -0.6 + 3.6 * az * az;
+            float az2 = az * az;
+            float top = BEARD_TOP(az, az2);
             float beard_area = smoothstep(top + 0.5, top - 1.0, v_rest.y) * smoothstep(-9.0, -6.5, v_rest.y)
                 * smoothstep(1.1, 0.95, az) * (1.0 - lip);
             albedo = mix(albedo, brow_rgb, beard_area * stubble * smoothstep(0.0, 0.25, dn.b) * 0.6);
             if (beard > 0.0) {
-                float b = smoothstep(0.45, 0.6, beard_area + 0.35 * dn.a + 0.2 * dn.r - (1.0 - beard) * 0.6);
+                // a soft, streaky edge (hair thinning out), not a cut
+                float b = smoothstep(0.3, 0.75, beard_area + 0.35 * dn.a + 0.2 * dn.r - (1.0 - beard) * 0.6);
                 albedo = mix(albedo, mix(hair_rgb, brow_rgb, 0.3) * (0.5 + 1.2 * (dn.a + 0.5)), b);
                 rough = mix(rough, 0.5, b);
                 if (b > 0.5 && cls == 1) cls = 14;
