@@ -103,14 +103,15 @@ def test_the_numpy_hairline_is_the_vertex_programs(gen):
     vao = r.ctx.vertex_array(prog, [b for b in buffers if b[2] in prog])
     out = r.ctx.buffer(reserve=n * 4)
     params = [gen.params(i) for i in range(300)]
-    kinds = [lambda p: p.hair_shape[3] > 0 and abs(p.hair_fringe[1]) > 1.0,
-             lambda p: p.hair_shape[3] > 0 and p.hair_fringe[2] > 1.0, lambda p: p.hair_line[1] < 5.0,
+    kinds = [lambda p: p.hair_shape[3] > 0 and abs(p.hairline_shape[1]) > 1.0,
+             lambda p: p.hair_shape[3] > 0 and p.hairline_shape[2] > 1.0, lambda p: p.hair_line[1] < 5.0,
+             lambda p: p.hair_shape[3] == 0 and p.hairline_shape[3] > 1.5,
              lambda p: p.hair_shape[2] == 0, lambda p: p.hair_shape[1] > 2.0]
     chosen = [next(p for p in params if kind(p)) for kind in kinds]
     y = rest[:, 1].astype(np.float64)
     r.fbo.use()  # (transform feedback wants a complete framebuffer bound; the EGL context has none)
     for p in chosen:
-        for name in ("hair_line", "hair_shape", "hair_fringe"):
+        for name in ("hair_line", "hair_shape", "hairline_shape"):
             prog[name].value = tuple(map(float, getattr(p, name)))
         vao.transform(out, mode=r.ctx.POINTS, vertices=n)
         v_hair = np.frombuffer(out.read(), "f4")

@@ -53,12 +53,13 @@ def strand_texture(width: int = STRAND_TEX_W, height: int = STRAND_TEX_H, seed: 
 
 
 def hairline_basis(phi: np.ndarray) -> np.ndarray:
-    """(5, N) the parts of :func:`hairline` that depend on the azimuth only (computed once for
+    """(6, N) the parts of :func:`hairline` that depend on the azimuth only (computed once for
     fixed points): the front and back weights, the sideburn bump, the fringe's weight, the
-    azimuth itself."""
+    azimuth itself, the temples' bump."""
     c = np.cos(phi)
     return np.stack([np.where(c > 0, np.abs(c) ** 0.7, 0.0), np.where(c > 0, 0.0, np.abs(c) ** 0.6),
-                     np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2), _smoothstep(1.0, 0.35, np.abs(phi)), phi])
+                     np.exp(-((np.abs(phi) - 1.3) / 0.09) ** 2), _smoothstep(1.0, 0.35, np.abs(phi)), phi,
+                     np.exp(-((np.abs(phi) - 0.6) / 0.25) ** 2)])
 
 
 def hairline(params, phi: np.ndarray | None = None, basis: np.ndarray | None = None) -> np.ndarray:
@@ -66,10 +67,10 @@ def hairline(params, phi: np.ndarray | None = None, basis: np.ndarray | None = N
     face's front), or at the points of a :func:`hairline_basis`: FACE_VS's ``hairline``."""
     front, side, back, _ = map(float, params.hair_line)
     _, sideburn, _, fringe = map(float, params.hair_shape)
-    wf, wb, bump, wfringe, phi = hairline_basis(phi) if basis is None else basis
-    line = side + (front - side) * wf + (back - side) * wb - sideburn * bump
+    wf, wb, bump, wfringe, phi, wtemple = hairline_basis(phi) if basis is None else basis
+    base, tilt, arch, temples = map(float, params.hairline_shape)
+    line = side + (front - side) * wf + (back - side) * wb - sideburn * bump + temples * wtemple
     if fringe > 0.01:
-        base, tilt, arch = map(float, params.hair_fringe)
         edge = np.maximum(base + (tilt + arch * phi) * phi, FRINGE_LOWEST)
         line = line + (np.maximum(line - fringe, edge) - line) * wfringe
     return line

@@ -450,7 +450,7 @@ class Renderer:
                     ("detail_offset", tuple(map(float, params.detail_offset))),
                     ("hair_line", tuple(map(float, params.hair_line))),
                     ("hair_shape", tuple(map(float, params.hair_shape))),
-                    ("hair_fringe", tuple(map(float, params.hair_fringe))),
+                    ("hairline_shape", tuple(map(float, params.hairline_shape))),
                     ("hair_rgb", tuple(map(float, params.hair_rgb))),
                     ("cloth_rgb", tuple(map(float, params.cloth_rgb[0]))),
                     ("cloth_rgb2", tuple(map(float, params.cloth_rgb[1]))),

@@ -86,10 +86,12 @@ class FaceParams:
     # (11,) something held to the face: present, kind (accessories.HELD_KINDS), 6 placement values
     # in [0, 1), RGB; see _held
     held: np.ndarray = field(default_factory=lambda: np.zeros(11, np.float32))
-    # (3,) a fringe's lower edge over the forehead, model y in cm at azimuth phi (radians):
-    # max(base + (tilt + arch * phi) * phi, FRINGE_LOWEST); see _fringe. The default is the
-    # straight edge at the brows' tops of sidecars written before it existed.
-    hair_fringe: np.ndarray = field(default_factory=lambda: np.array([7.2, 0.0, 0.0], np.float32))
+    # (4,) the hairline's shape: a fringe's lower edge over the forehead, model y in cm at
+    # azimuth phi (radians), max(base + (tilt + arch * phi) * phi, FRINGE_LOWEST), as (base, tilt,
+    # arch); and how far the hairline recedes at the temples (cm); see _hairline_shape. The
+    # default is what sidecars written before it existed had: a straight fringe edge at the
+    # brows' tops, no recession.
+    hairline_shape: np.ndarray = field(default_factory=lambda: np.array([7.2, 0.0, 0.0, 0.0], np.float32))
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -133,19 +135,21 @@ def _hair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 #: The fringe's edge never comes lower than this (model y, cm; the brows' tops are at ~7.2).
 FRINGE_LOWEST = 6.9
-FRINGE_STREAM = 0x46E1  # the fringe shape's sub-stream of the image's random state
+HAIRLINE_STREAM = 0x46E1  # the hairline shape's sub-stream of the image's random state
 
 
-def _fringe(seed: int, index: int) -> np.ndarray:
-    """(3,) the fringe edge's base height, tilt and arch (FaceParams.hair_fringe): cut straight
-    across only now and then; else swept to one side (higher at one temple), rounded (longest
-    in the middle) or parted (shorter in the middle). From its own random stream, so the
-    image's other choices are what they were before fringes had a shape."""
-    rng = np.random.default_rng([seed, index, FRINGE_STREAM])
+def _hairline_shape(seed: int, index: int) -> np.ndarray:
+    """(4,) FaceParams.hairline_shape. The fringe's edge: cut straight across only now and then;
+    else swept to one side (higher at one temple), rounded (longest in the middle) or parted
+    (shorter in the middle). The temples: receding by 0.8-2.5 cm in 35 % of heads (an M-shaped
+    hairline). From its own random stream, so the image's other choices are what they were
+    before the hairline had a shape."""
+    rng = np.random.default_rng([seed, index, HAIRLINE_STREAM])
     base, tilt, arch = rng.uniform(7.2, 8.4), rng.uniform(-1.6, 1.6), rng.uniform(-0.8, 1.6)
     if rng.random() < 0.2:  # a blunt, straight fringe
         tilt, arch = 0.0, 0.0
-    return np.array([base, tilt, arch], np.float32)
+    temples = rng.uniform(0.8, 2.5) if rng.random() < 0.35 else 0.0
+    return np.array([base, tilt, arch, temples], np.float32)
 
 
 def _glasses(rng: np.random.Generator) -> np.ndarray:
@@ -363,5 +367,5 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         # drawn last: the other choices of an image stay what they were before facewear, the key
         # light and held objects existed
         mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng), held=_held(rng),
-        hair_fringe=_fringe(seed, index), seed=seed, index=index,
+        hairline_shape=_hairline_shape(seed, index) * ([1, 1, 1, 0] if hat else 1), seed=seed, index=index,
     )

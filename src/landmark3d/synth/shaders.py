@@ -100,7 +100,7 @@ uniform float far;
 uniform vec4 hair_line;   // hairline height (model y, cm) at the front, sides, back; edge softness
 uniform vec4 hair_shape;  // thickness (cm), sideburn length (cm), 1 if hair at all, fringe (cm)
 uniform vec4 hair_src;    // the comb's source (model frame) and the flow's sign (hair.py)
-uniform vec3 hair_fringe; // the fringe's lower edge: base height, tilt, arch (sampler._fringe)
+uniform vec4 hairline_shape;  // fringe edge: base height, tilt, arch; temples' recession (sampler)
 """ + f"const float FRINGE_LOWEST = {FRINGE_LOWEST!r};\n" + """uniform float seed;
 #ifdef HAIR_CARDS
 in vec4 in_tangent;   // hair cards: the strands' direction (model frame); w: across the card, -1 .. 1
@@ -127,10 +127,11 @@ float hairline(float phi) {
     float line = c > 0.0 ? mix(hair_line.y, hair_line.x, pow(c, 0.7))
                          : mix(hair_line.y, hair_line.z, pow(-c, 0.6));
     line -= hair_shape.y * exp(-pow((abs(phi) - 1.3) / 0.09, 2.0));   // sideburns
+    line += hairline_shape.w * exp(-pow((abs(phi) - 0.6) / 0.25, 2.0));  // receding temples
     // a fringe: the line comes down over the forehead to its edge, which is straight, swept
     // or curved, and not below the brows' tops
     float front = smoothstep(1.0, 0.35, abs(phi));
-    float edge = max(hair_fringe.x + (hair_fringe.y + hair_fringe.z * phi) * phi, FRINGE_LOWEST);
+    float edge = max(hairline_shape.x + (hairline_shape.y + hairline_shape.z * phi) * phi, FRINGE_LOWEST);
     return mix(line, max(line - hair_shape.w, edge), front * step(0.01, hair_shape.w));
 }
 
