@@ -273,6 +273,44 @@ def test_the_beard_zone_holds_every_point_the_beard_can_reach(gen):
     assert 0.2 < reach.mean() < 0.4 and inside.any(axis=1).sum() > 0.8 * reach.sum()   # not everything
 
 
+def test_cast_shadows_fall_away_from_the_light(gen, monkeypatch):
+    """A key light above the camera (elevation 50 degrees): the nose's shadow falls on the
+    upper lip and the chin's on the neck, and the forehead above the brows is not shadowed
+    (the shadow map's view once used the transposed basis: shadows were cast as if from
+    below, up over the eyes)."""
+    from landmark3d.synth import renderer as R
+
+    p = frontal(gen, 0, neutral=True)
+    p.hand[0] = p.mask[0] = p.glasses[0] = p.held[0] = p.headphones[0] = 0
+    p.hair_shape = np.array([0.5, 0.0, 0.0, 0.0], np.float32)   # bald: nothing over the forehead
+    p.hat = 0
+    p.key_light = np.array([1.0, 0.0, 50.0, 6.0, 0.15, 0.0], np.float32)
+    p.translation = p.translation * np.float32(1.4) + np.array([0.0, -4.0, 0.0], np.float32)  # the neck in view
+    shadowed, lm = gen.render_params([copy.deepcopy(p)])[0][0], None
+    lm = shadowed.landmarks
+
+    def no_casters(self, sun_cam, centre, *args):   # the same light, an empty shadow map
+        basis = original(self, sun_cam, centre, *args)
+        self.shadow_fbo.clear(depth=1.0)
+        return basis
+
+    original = R.Renderer._shadow_pass
+    monkeypatch.setattr(R.Renderer, "_shadow_pass", no_casters)
+    unshadowed = gen.render_params([copy.deepcopy(p)])[0][0]
+
+    def patch(centre, r=2):
+        x, y = np.round(centre).astype(int)
+        return (shadowed.image[y - r:y + r + 1, x - r:x + r + 1].mean() /
+                unshadowed.image[y - r:y + r + 1, x - r:x + r + 1].mean())
+
+    upper_lip = 0.5 * (lm[33] + lm[51])
+    forehead = lm[27] + 1.2 * (lm[27] - lm[30])
+    neck = lm[8] + 0.6 * (lm[8] - lm[57])
+    assert patch(upper_lip) < 0.9, patch(upper_lip)   # (the transposed basis: 1.0, lit)
+    assert patch(neck) < 0.9, patch(neck)
+    assert patch(forehead) > 0.97, patch(forehead)
+
+
 def _has_accessory(p) -> bool:
     return bool(p.glasses[0] > 0 or p.hand[0] > 0 or p.mask[0] > 0 or p.headphones[0] > 0)
 

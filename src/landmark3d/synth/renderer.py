@@ -359,8 +359,10 @@ class Renderer:
         for name, value in (("light_basis", _mat3(basis)), ("light_centre", tuple(map(float, centre))),
                             ("light_radius", SHADOW_RADIUS_CM)):
             self._set(sp, name, value)
-        # closed surfaces (head skin, torso) draw only their far sides: half the fragments, and
-        # no self-shadowing acne on the lit side
+        # the skin and the torso draw one side only: the light's view (a, b, -l) mirrors the
+        # handedness of the camera's, for which front_face is "cw", so culling "front" here drops
+        # the faces turned away from the light (the map holds the lit sides; FACE_FS's normal
+        # offset and bias keep them from shadowing themselves)
         ctx.cull_face = "front"
         self._set(sp, "rot", _mat3(head_xform[0]))
         self._set(sp, "trans", tuple(map(float, head_xform[1])))

@@ -474,8 +474,9 @@ void main() {
     }
     if (sun_on > 0.5) {                           // the dominant light, with cast shadows
         float ndl = max(dot(n, sun_dir), 0.0);
-        // GLSL's mat3(a, b, l) has a, b, l as columns, so light_basis * x gives (a.x, b.x, l.x)
-        vec3 q = transpose(light_basis) * (v_cam + n * 0.25 - light_centre) / light_radius;
+        // light_basis has the rows a, b, l (renderer._mat3 uploads a matrix as it is), so
+        // light_basis * x is (a.x, b.x, l.x): the point in the shadow map's view
+        vec3 q = light_basis * (v_cam + n * 0.25 - light_centre) / light_radius;
         float lit = texture(shadow_map, vec3(q.xy * 0.5 + 0.5, 0.5 - 0.5 * q.z - 0.002));
         vec3 h = normalize(sun_dir - view);
         float shin = (material == 3 || material == 4 || material == 8) ? 400.0 : mix(60.0, 8.0, rough);
@@ -507,7 +508,7 @@ def shadow_vs() -> str:
                          "uniform vec3 light_centre;\nuniform float light_radius;")
     line = "    gl_Position = vec4(2.0 * focal / size * p.x, 2.0 * focal / size * p.y, zc, p.z);"
     assert line in vs
-    return vs.replace(line, "    vec3 q = transpose(light_basis) * (p - light_centre) / light_radius;\n"
+    return vs.replace(line, "    vec3 q = light_basis * (p - light_centre) / light_radius;\n"
                             "    gl_Position = vec4(q.x, q.y, -q.z, 1.0);")
 
 
