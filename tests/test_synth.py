@@ -218,7 +218,7 @@ def test_frames_in_flight_do_not_change_the_images(gen, cache_path):
 
 def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_path, monkeypatch):
     """Each draw's program keeps only its materials' branches (shaders.face_fs), and the skin is
-    drawn in parts whose programs lack the blocks they cannot reach (renderer._SkinDraws), and
+    drawn in parts whose programs lack the blocks they cannot reach (skin_parts.SkinParts), and
     each background mode has its own program: the pixels are those of the one generic program,
     accessories, held objects, beards, hats, long and short hair, procedural backgrounds included."""
     import re
@@ -253,22 +253,22 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
 
 
 def test_the_beard_zone_holds_every_point_the_beard_can_reach(gen):
-    """renderer._beard_reach (which skin triangles get the beard's block): every point of every
+    """skin_parts.beard_reach (which skin triangles get the beard's block): every point of every
     skin triangle where FACE_FS's beard_area is above 0 lies in a triangle it keeps (points
     sampled inside the triangles, the mid-line and the dip of the cheek line included)."""
     from landmark3d.synth.hair import azimuth
-    from landmark3d.synth.renderer import _beard_reach, _beard_top
+    from landmark3d.synth.skin_parts import beard_reach, beard_top
 
     r = gen.renderer
     rest = r.model.assets.neutral[r.model.render_vertex].astype(np.float64)
     corners = rest[r.skin.triangles]                                     # (T, 3, 3)
-    reach = _beard_reach(corners)
+    reach = beard_reach(corners)
     w = np.random.default_rng(0).dirichlet(np.ones(3), size=24)
     w = np.concatenate([w, np.eye(3), [[0.5, 0.5, 0], [0, 0.5, 0.5], [0.5, 0, 0.5]]])
     points = np.einsum("kc,tcd->tkd", w, corners)                       # (T, K, 3)
     az = np.abs(azimuth(points)) / 1.31
     y = points[..., 1]
-    inside = (y < _beard_top(az) + 0.5) & (y > -9.0) & (az < 1.1)
+    inside = (y < beard_top(az) + 0.5) & (y > -9.0) & (az < 1.1)
     assert inside.any(axis=1)[~reach].sum() == 0
     assert 0.2 < reach.mean() < 0.4 and inside.any(axis=1).sum() > 0.8 * reach.sum()   # not everything
 

@@ -87,10 +87,11 @@ def test_the_numpy_hairline_is_the_vertex_programs(gen):
     """hair.hairline (cards, the skin's draw parts) and FACE_VS's hairline agree: the scalp mask
     v_hair read back from the vertex program (transform feedback) at the neutral skin vertices
     is the smoothstep of the numpy line, for swept and curved fringes, long hair and none; and
-    renderer._hair_reach holds every vertex the mask reaches."""
+    skin_parts.hair_reach holds every vertex the mask reaches."""
     from landmark3d.synth import shaders
     from landmark3d.synth.hair import azimuth, hairline, hairline_basis
-    from landmark3d.synth.renderer import _hair_reach, _smoothstep
+    from landmark3d.synth.renderer import _smoothstep
+    from landmark3d.synth.skin_parts import hair_reach
 
     r = gen.renderer
     prog = r.ctx.program(vertex_shader=shaders.face_vs(scalp=True), varyings=["v_hair"])
@@ -120,5 +121,5 @@ def test_the_numpy_hairline_is_the_vertex_programs(gen):
         expected = _smoothstep(line - w - 0.7, line + w + 0.7, y) * (y > -12.0) * (p.hair_shape[2] > 0)
         assert np.abs(v_hair - expected).max() < 1e-3
         assert v_hair.max() > 0.5 or p.hair_shape[2] == 0
-        reach = _hair_reach(p, hairline_basis(azimuth(r.skin_rest)), y)
+        reach = hair_reach(p, hairline_basis(azimuth(r.skin_rest)), y)
         assert reach[v_hair > 0].all() and reach.sum() < 1.2 * (v_hair > 0).sum() + 200

@@ -18,6 +18,7 @@ from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR
                         MATERIAL_HAIR_CARDS, MATERIAL_HAND, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
 from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, azimuth, flow_style, hairline, hairline_basis, strand_texture
+from .skin_parts import SkinParts, hair_reach
 from .torso import NECK_PIVOT, Neck, boundary_loop, torso_mesh
 from .lighting import Environment
 from .textures import DETAIL_SIZE, REGION_SIZE, detail_texture, region_texture, skin_region_texture, vertex_noise
@@ -128,8 +129,8 @@ class Renderer:
         mouth_eyes = tuple(sorted(set(mat[other].tolist())))  # gums and tongue, teeth, irises
         self.head_draws = [(vao(self._program(mouth_eyes), other), False),
                            (vao(self._program(MATERIAL["M_ScleraLeft"], cornea=True), sclera), False)]
-        self.skin = _SkinDraws(self, model.indices[skin], model.render_uv,
-                               model.assets.neutral[model.render_vertex], attrs)
+        self.skin = SkinParts(self, model.indices[skin], model.render_uv,
+                              model.assets.neutral[model.render_vertex], attrs)
         self.head_shadow = vao(self.shadow_prog, skin)
         self.lash_vao = vao(self._program(MATERIAL["M_EyeLashes"]), lash)
         self.neck = _neck(model, model.indices[skin], ambient)
@@ -233,7 +234,7 @@ class Renderer:
     def _program(self, material, cornea: bool = False, hair_cards: bool = False, skin: tuple = (True, True, True)):
         """The shading program for one material (or a tuple of them): one per key, made once
         (shaders.face_fs says why each draw's materials get their own). ``skin``: the skin's
-        blocks it has (face regions, beard, scalp hair; see _SkinDraws)."""
+        blocks it has (face regions, beard, scalp hair; see skin_parts.py)."""
         key = (material, cornea, hair_cards, skin)
         if key not in self._programs:
             prog = self.ctx.program(vertex_shader=shaders.face_vs(scalp=material == 0, hair_cards=hair_cards),
@@ -243,6 +244,10 @@ class Renderer:
             table = {name: prog[name] for name in prog if isinstance(prog[name], self._moderngl.Uniform)}
             self._programs[key] = (prog, table)
         return self._programs[key][0]
+
+    def vertex_array(self, prog, attrs, index_buffer=None):
+        """A vertex array of ``prog`` over the (buffer, format, name) ``attrs`` it uses."""
+        return self.ctx.vertex_array(prog, _present(prog, attrs), index_buffer=index_buffer)
 
     def _cull(self, on: bool) -> None:
         (self.ctx.enable if on else self.ctx.disable)(self.ctx.CULL_FACE)
@@ -469,7 +474,7 @@ class Renderer:
                     ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))
         uniforms += _hair_light(env, env_rot)
         skin_draws = self.skin.draws(params)
-        neck_vao = self.neck_vaos[bool(_hair_reach(params, *self.neck_hair).any())]
+        neck_vao = self.neck_vaos[bool(hair_reach(params, *self.neck_hair).any())]
         # only the programs this frame draws with
         drawn = [vao for vao, _ in self.head_draws] + [self.lash_vao, self.torso_vao, neck_vao]
         drawn += [vao for vao, _, _ in skin_draws]
@@ -556,81 +561,6 @@ class Renderer:
             depth = (2.0 * FAR_CM * NEAR_CM) / ((FAR_CM + NEAR_CM) - z_ndc * (FAR_CM - NEAR_CM))
         depth = np.where(d >= 1.0, np.inf, depth).astype(np.float32)
         return rgba[..., :3].copy(), rgba[..., 3].copy(), depth
-
-
-class _SkinDraws:
-    """The head's skin drawn in up to six parts, each by a program with only the blocks its
-    triangles can reach: the face's painted regions (where ``v_uv.x < 1``) and beard (where
-    ``beard_area > 0``) are fixed per triangle, the scalp hair depends on the image's hairline.
-    llvmpipe runs a block for every fragment of a draw whose program has it, taken or not; this
-    saves most of the three blocks' cost where they do nothing (images bitwise the same)."""
-
-    def __init__(self, renderer, triangles: np.ndarray, uv: np.ndarray, rest: np.ndarray, attrs):
-        face = (uv[triangles, 0] < 1.001).any(axis=1)  # (slack for the interpolation's rounding)
-        beard = face & _beard_reach(rest[triangles])
-        parts = [((True, True), beard), ((True, False), face & ~beard), ((False, False), ~face)]
-        self.parts = [(key, int(sel.sum())) for key, sel in parts]  # (regions, beard), triangles
-        self.triangles = np.ascontiguousarray(np.concatenate([triangles[sel] for _, sel in parts]), dtype="i4")
-        # one 12-byte record per triangle: masking a 1-D array of them is ~10x faster than (T, 3)
-        self.records = self.triangles.view(np.dtype((np.void, 12))).ravel()
-        used = np.unique(self.triangles)
-        local = np.searchsorted(used, self.triangles)  # triangle corners -> index into used
-        self.corners = tuple(np.ascontiguousarray(local[:, k]) for k in range(3))
-        self.hair = (hairline_basis(azimuth(rest[used])), rest[used, 1])
-        self.index = renderer.ctx.buffer(reserve=self.triangles.nbytes, dynamic=True)
-        self.vaos = {}
-        for key, _ in self.parts:
-            for hair in (True, False):
-                prog = renderer._program(0, skin=key + (hair,))
-                self.vaos[key + (hair,)] = renderer.ctx.vertex_array(prog, _present(prog, attrs),
-                                                                     index_buffer=self.index)
-
-    def draws(self, params) -> list:
-        """Orders this image's index buffer by part; returns (vertex array, first, count) each."""
-        reach = _hair_reach(params, *self.hair)
-        hair = reach[self.corners[0]] | reach[self.corners[1]] | reach[self.corners[2]]
-        parts, out, start, first = [], [], 0, 0
-        for key, n in self.parts:
-            tris, h = self.records[start:start + n], hair[start:start + n]
-            start += n
-            for with_hair, sel in ((True, h), (False, ~h)):
-                part = tris[sel]
-                if len(part):
-                    parts.append(part)
-                    out.append((self.vaos[key + (with_hair,)], first, 3 * len(part)))
-                    first += 3 * len(part)
-        self.index.orphan()
-        self.index.write(np.concatenate(parts))
-        return out
-
-
-def _beard_reach(corners: np.ndarray) -> np.ndarray:
-    """(T,) bool for triangles ``corners`` (T, 3, 3) of the neutral mesh: where FACE_FS's
-    ``beard_area`` can be above 0 (below the beard's top edge, above y = -9, azimuth under 1.1;
-    with a margin: its points lie between its corners' heights and azimuths)."""
-    az = np.minimum(np.abs(azimuth(corners)) / 1.31, 1.2)
-    # the edge is convex in az: its highest over the triangle's azimuths is at one of their ends
-    # (which reach 0 on a triangle across the mid-line)
-    x = corners[..., 0]
-    lowest = np.where((x.min(axis=1) < 0) & (x.max(axis=1) > 0), 0.0, az.min(axis=1))
-    top = np.maximum(_beard_top(lowest), _beard_top(az.max(axis=1))) + 0.5
-    y = corners[..., 1]
-    return (y.min(axis=1) < top + 0.01) & (y.max(axis=1) > -9.01) & (az.min(axis=1) < 1.101)
-
-
-def _beard_top(az: np.ndarray) -> np.ndarray:
-    """The beard's top edge (model y, cm) at normalised azimuths ``az``: FACE_FS's BEARD_TOP."""
-    c0, c1, c2, c3 = shaders.BEARD_TOP
-    return c0 + c1 * az + c2 * az ** 2 + c3 * az ** 4
-
-
-def _hair_reach(params, basis: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(N,) bool: where FACE_VS's scalp hair mask ``v_hair`` can be above 0, for neutral-mesh
-    points of ``hairline_basis`` ``basis`` and heights ``y`` (0.05 cm to spare)."""
-    if params.hair_shape[2] <= 0:
-        return np.zeros(len(y), bool)
-    line = hairline(params, basis=basis)
-    return (y > -12.05) & (y > line - float(params.hair_line[3]) - 0.75)
 
 
 def _neck(model: FaceModel, skin_triangles: np.ndarray, ambient: np.ndarray) -> Neck:

@@ -313,7 +313,7 @@ void main() {
 #ifndef NO_BEARD
             // beard area (model frame): under the nose, along a cheek line that dips beside the
             // mouth and rises to the sideburns (azimuth about the head's axis), down to the chin's
-            // underside; renderer._beard_reach mirrors it
+            // underside; skin_parts.beard_reach mirrors it
             float az = abs(atan(v_rest.x, v_rest.z - 1.0)) / 1.31;  // 1 at 75 degrees
             float az2 = az * az;
             float top = BEARD_TOP(az, az2);
