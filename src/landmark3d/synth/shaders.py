@@ -303,7 +303,8 @@ void main() {
             albedo = mix(albedo, lip_rgb * (1.0 + 0.3 * dn.b), lip);
             spec = mix(spec, spec * 2.0, lip);
             float hairs = smoothstep(-0.3, 0.3, dn.a + dn.r);
-            albedo = mix(albedo, brow_rgb, reg.b * brow_density * (0.6 + 0.4 * hairs));
+            // (the strands only break the brow up a little: stronger, they drew a barcode)
+            albedo = mix(albedo, brow_rgb, reg.b * brow_density * (0.75 + 0.25 * hairs));
             if (cls == 1) {
                 if (reg.r > 0.5) cls = 10;
                 else if (reg.g > 0.5) cls = 11;
@@ -489,7 +490,7 @@ void main() {
     }
     // alpha carries the class; the eyelashes' alpha is their opacity (blended, class kept)
     float lash = lash_opacity * smoothstep(0.35, 0.75, texture(detail, fract(v_uv) * vec2(3.0, 0.2)).a)
-        * (v_rest.y < 3.3 ? 0.45 : 1.0);  // lower lashes are sparser
+        * (v_rest.y < 3.3 ? 0.2 : 1.0);  // lower lashes: sparse and short, barely a line
     frag = vec4(tonemap(c), material == 5 ? lash : (material == 8 ? lens_opacity : float(cls) / 255.0));
 }
 """
