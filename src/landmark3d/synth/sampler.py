@@ -138,18 +138,18 @@ FRINGE_LOWEST = 6.9
 HAIRLINE_STREAM = 0x46E1  # the hairline shape's sub-stream of the image's random state
 
 
-def _hairline_shape(seed: int, index: int) -> np.ndarray:
+def _hairline_shape(seed: int, index: int, hat: int) -> np.ndarray:
     """(4,) FaceParams.hairline_shape. The fringe's edge: cut straight across only now and then;
     else swept to one side (higher at one temple), rounded (longest in the middle) or parted
-    (shorter in the middle). The temples: receding by 0.8-2.5 cm in 35 % of heads (an M-shaped
-    hairline). From its own random stream, so the image's other choices are what they were
-    before the hairline had a shape."""
+    (shorter in the middle). The temples: receding by 0.8-2.5 cm in 35 % of heads without a
+    beanie (an M-shaped hairline). From its own random stream, so the image's other choices are
+    what they were before the hairline had a shape."""
     rng = np.random.default_rng([seed, index, HAIRLINE_STREAM])
     base, tilt, arch = rng.uniform(7.2, 8.4), rng.uniform(-1.6, 1.6), rng.uniform(-0.8, 1.6)
     if rng.random() < 0.2:  # a blunt, straight fringe
         tilt, arch = 0.0, 0.0
     temples = rng.uniform(0.8, 2.5) if rng.random() < 0.35 else 0.0
-    return np.array([base, tilt, arch, temples], np.float32)
+    return np.array([base, tilt, arch, 0.0 if hat else temples], np.float32)
 
 
 def _glasses(rng: np.random.Generator) -> np.ndarray:
@@ -367,5 +367,5 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         # drawn last: the other choices of an image stay what they were before facewear, the key
         # light and held objects existed
         mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng), held=_held(rng),
-        hairline_shape=_hairline_shape(seed, index) * ([1, 1, 1, 0] if hat else 1), seed=seed, index=index,
+        hairline_shape=_hairline_shape(seed, index, hat), seed=seed, index=index,
     )
