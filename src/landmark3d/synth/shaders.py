@@ -305,6 +305,14 @@ void main() {
             float hairs = smoothstep(-0.3, 0.3, dn.a + dn.r);
             // (the strands only break the brow up a little: stronger, they drew a barcode)
             albedo = mix(albedo, brow_rgb, reg.b * brow_density * (0.75 + 0.25 * hairs));
+            // upper-lid creases (model frame, either eye): an arch from the eye's corners (y ~3.5
+            // at |x| 1.7 and 4.6 cm) to ~0.75 cm above the lid's margin (y 4.65 at |x| 3.15), a
+            // soft, darker fold line whose depth varies per face
+            float eu = (abs(v_rest.x) - 3.15) / 1.45;
+            float crease_y = 3.5 + 1.15 * sqrt(max(1.0 - eu * eu, 0.0));
+            float crease = exp(-pow((v_rest.y - crease_y) / 0.12, 2.0)) * smoothstep(1.1, 0.85, abs(eu))
+                * step(7.5, v_rest.z);
+            albedo *= 1.0 - (0.2 + 0.25 * fract(seed * 0.37)) * crease;
             if (cls == 1) {
                 if (reg.r > 0.5) cls = 10;
                 else if (reg.g > 0.5) cls = 11;
