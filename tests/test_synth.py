@@ -462,6 +462,52 @@ def test_dropped_tooth_roots_are_never_seen(gen, cache_path, monkeypatch):
     assert mouth_pixels > 50  # the mouths were open and seen
 
 
+def test_bared_teeth_are_light(gen):
+    """In a laugh the teeth (the mouth's brightest tenth) are about as light as a light skin's
+    median: their ambient occlusion is taken with the mouth open (facemodel.OPEN_MOUTH). From
+    the neutral mesh, where the lips close over them, they came out dark grey (braces, not
+    teeth, at training sizes)."""
+    from landmark3d.synth.facemodel import SEG
+    from landmark3d.synth.sampler import EXPRESSION_ARCHETYPES, SKIN_TONES
+
+    names = list(gen.model.assets.expression_names)
+    ratios = []
+    for i in range(4):
+        p = frontal(gen, 60 + i)
+        p.hand[0] = p.mask[0] = p.held[0] = p.headphones[0] = p.key_light[0] = 0
+        p.skin_rgb = SKIN_TONES[1].copy()   # a light skin: brighter than teeth would be a bug
+        p.expression[:] = 0
+        for base, v in EXPRESSION_ARCHETYPES["laugh"][1].items():
+            for name in (base, base + "_L", base + "_R"):
+                if name in names:
+                    p.expression[names.index(name)] = v
+        s = gen.render_params([p])[0][0]
+        lum = s.image.astype(float) @ [0.2126, 0.7152, 0.0722]
+        mouth = lum[s.segmentation == SEG["mouth"]]
+        skin = lum[s.segmentation == SEG["skin"]]
+        assert mouth.size > 40
+        ratios.append(np.percentile(mouth, 90) / np.median(skin))
+    assert np.median(ratios) > 0.85, ratios   # (from the neutral mesh's occlusion: 0.53-0.77)
+
+
+def test_expression_archetypes_have_their_own_stream(gen, monkeypatch):
+    """Archetypes (smiles, laughs, talking, surprise) come in ~40 % of images from a stream of
+    their own: turning them off changes the expression of those images and nothing else."""
+    from landmark3d.synth import sampler
+
+    on = [gen.params(i) for i in range(300)]
+    monkeypatch.setattr(sampler, "EXPRESSION_ARCHETYPE_RATE", 0.0)
+    off = [gen.params(i) for i in range(300)]
+    changed = 0
+    for a, b in zip(on, off):
+        assert (a.expression >= b.expression).all()
+        changed += bool((a.expression > b.expression).any())
+        for name in ("identity", "yaw_deg", "translation", "skin_rgb", "hair_shape", "glasses", "key_light"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    # binomial: 300 draws at 40 % have a standard deviation of 2.8 points
+    assert 0.3 < changed / 300 < 0.5, changed
+
+
 def test_key_light_lights_its_side_and_leaves_the_labels(gen):
     """A hard key light from the image's right (sampler._key_light) makes the right half of a
     frontal face brighter than the left, more than the map's own light does; labels unchanged."""

@@ -54,6 +54,11 @@ def _fixed_shape_matmul(w: np.ndarray, basis: np.ndarray) -> np.ndarray:
 #: 512² (half with the jaw forced 50-100 % open) no upper tooth fragment above y = -2.04 and no
 #: lower one below y = -4.46 passed the depth test; the cuts keep a margin of 0.14 cm.
 TOOTH_ROOT_Y = (-1.9, -4.6)
+#: The mouth open with the lips apart (ARKit weights): the pose whose ambient occlusion the
+#: mouth's inside gets. It is seen only with the lips apart; in the neutral mesh the lips close
+#: over it and its occlusion there (front teeth median 0.1) made bared teeth dark grey.
+OPEN_MOUTH = {"jawOpen": 0.45, "mouthUpperUp_L": 0.4, "mouthUpperUp_R": 0.4,
+              "mouthLowerDown_L": 0.4, "mouthLowerDown_R": 0.4}
 
 
 def _tooth_roots(assets: FaceAssets) -> np.ndarray:
@@ -227,7 +232,20 @@ class FaceModel:
         return cls
 
     def ambient_occlusion(self, directions: int = 96, grid: int = 256) -> np.ndarray:
-        """Per render vertex ambient occlusion in [0, 1] (1 = open sky) of the neutral mesh.
+        """Per render vertex ambient occlusion in [0, 1] (1 = open sky): of the neutral mesh, and
+        for the teeth, gums and tongue of the mouth open (:data:`OPEN_MOUTH`), where they show."""
+        ao = self._occlusion(self.assets.neutral, directions, grid)
+        w = np.zeros(self.num_expression, np.float32)
+        names = list(self.assets.expression_names)
+        for name, value in OPEN_MOUTH.items():
+            w[names.index(name)] = value
+        opened = self.mix(np.zeros(self.num_identity, np.float32), w)[0]
+        inside = np.isin(self.material, [MATERIAL["M_Teeth"], MATERIAL["M_GumsTongue"]])
+        ao[inside] = self._occlusion(opened, directions, grid)[inside]
+        return ao
+
+    def _occlusion(self, vertices: np.ndarray, directions: int, grid: int) -> np.ndarray:
+        """Per render vertex ambient occlusion of the mesh with asset-order ``vertices`` (V, 3).
 
         For each of ``directions`` directions spread over the sphere, the rendered vertices are
         splatted orthographically into a ``grid``-square depth buffer (closed with a 3x3 min filter
@@ -237,8 +255,8 @@ class FaceModel:
         """
         import cv2
 
-        p = self.assets.neutral[self.render_vertex].astype(np.float64)
-        n = self.normals(self.assets.neutral[None].astype(np.float32))[0][self.render_vertex]
+        p = vertices[self.render_vertex].astype(np.float64)
+        n = self.normals(vertices[None].astype(np.float32))[0][self.render_vertex]
         k = np.arange(directions) + 0.5
         phi = np.arccos(1 - 2 * k / directions)
         theta = np.pi * (1 + 5 ** 0.5) * k

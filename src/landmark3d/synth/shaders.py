@@ -370,11 +370,11 @@ void main() {
         }
 #endif
     } else if (material == 1) {                   // gums, tongue, mouth interior
-        albedo = vec3(0.30, 0.06, 0.06);
-        ao = 0.35;
+        albedo = vec3(0.45, 0.14, 0.13);
+        ao = 0.5;
     } else if (material == 2) {                   // teeth
-        albedo = vec3(0.55, 0.52, 0.45);
-        ao = 0.6;
+        albedo = vec3(0.70, 0.66, 0.58);
+        ao = 0.8;
         spec = 0.1;
     } else if (material == 3) {                   // sclera: white; transparent cornea over the iris
         float d = length(v_uv - vec2(0.5));
