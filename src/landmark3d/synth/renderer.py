@@ -97,6 +97,8 @@ class Renderer:
         ctx = self.ctx
         make_current(ctx)
         self._moderngl = moderngl = require("moderngl", "synth", "the synthetic face renderer")
+        names = list(model.assets.expression_names)
+        self.blink_ids = (names.index("eyeBlink_L"), names.index("eyeBlink_R"))
         self._programs = {}  # (material(s), cornea, hair cards, skin blocks) -> program
         self.cloth_prog = self._program(MATERIAL_CLOTH)
         # hair cards and the long-hair sheet: alpha-tested (discard), so programs of their own
@@ -469,6 +471,7 @@ class Renderer:
                     ("sun_rgb", tuple(map(float, sun_rgb))), ("light_basis", _mat3(basis)),
                     ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
                     ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])),
+                    ("eye_blink", tuple(float(params.expression[i]) for i in self.blink_ids)),
                     ("wear_style", float(params.mask[1])), ("wear_rgb2", tuple(map(float, params.mask[10:13]))),
                     ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))),
                     ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))

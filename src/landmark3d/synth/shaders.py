@@ -222,6 +222,7 @@ uniform vec3 cloth_rgb;
 uniform vec3 cloth_rgb2;
 uniform float cloth_pattern;
 uniform float lash_opacity;
+uniform vec2 eye_blink;          // eyeBlink_L (the model's +x eye), eyeBlink_R
 uniform float ao_strength;
 uniform vec3 frame_rgb;
 uniform float lens_opacity;
@@ -312,7 +313,8 @@ void main() {
             float crease_y = 3.5 + 1.15 * sqrt(max(1.0 - eu * eu, 0.0));
             float crease = exp(-pow((v_rest.y - crease_y) / 0.12, 2.0)) * smoothstep(1.1, 0.85, abs(eu))
                 * step(7.5, v_rest.z);
-            albedo *= 1.0 - (0.2 + 0.25 * fract(seed * 0.37)) * crease;
+            // (a closing lid stretches the fold flat: it fades with the eye's blink)
+            albedo *= 1.0 - (0.2 + 0.25 * fract(seed * 0.37)) * crease * (1.0 - (v_rest.x > 0.0 ? eye_blink.x : eye_blink.y));
             if (cls == 1) {
                 if (reg.r > 0.5) cls = 10;
                 else if (reg.g > 0.5) cls = 11;
@@ -497,8 +499,13 @@ void main() {
         if (material != 0 && hair_amt > 0.0) c += hair_spec(hair_t, n, view, sun_dir, albedo, hair_brk) * sun_rgb * lit;
     }
     // alpha carries the class; the eyelashes' alpha is their opacity (blended, class kept)
-    float lash = lash_opacity * smoothstep(0.35, 0.75, texture(detail, fract(v_uv) * vec2(3.0, 0.2)).a)
-        * (v_rest.y < 3.3 ? 0.2 : 1.0);  // lower lashes: sparse and short, barely a line
+    // ICT's lashes are three layered ribbons per lid, each six rows in v from the tips (0) to
+    // the roots (1): solid along the lid's margin, thinning into separate strands at the tips
+    float root = clamp(fract((v_uv.y - (v_uv.y > 0.5 ? 0.516 : 0.014)) / 0.166 + 0.01) / 0.843, 0.0, 1.0);
+    float t0 = mix(0.55, 0.15, root);
+    float lash = lash_opacity * max(smoothstep(t0, t0 + 0.25, texture(detail, fract(v_uv) * vec2(3.0, 0.2)).a),
+                                    smoothstep(0.65, 0.95, root))
+        * mix(0.6, 1.0, root) * (v_rest.y < 3.3 ? 0.2 : 1.0);  // lower lashes: barely a line
     frag = vec4(tonemap(c), material == 5 ? lash : (material == 8 ? lens_opacity : float(cls) / 255.0));
 }
 """
