@@ -146,6 +146,8 @@ def test_eval_aflw_fixture_reports_yaw_bins(tmp_path):
     assert [r["key"] for r in rep["rows"]] == ["original_68", "original_51"]
     assert bins["balanced"] == pytest.approx(np.mean([bins["[0,30)"], bins["[30,60)"], bins["[60,90]"]]))
     assert "[60,90]" in (out / "report.md").read_text()
+    assert "| jaw | 17 |" in (out / "report.md").read_text() and set(rep["regions"]) == {
+        "jaw", "brows", "nose", "eyes", "mouth"}
 
 
 def test_eval_subprocess_help():

@@ -143,3 +143,28 @@ def test_calibrating_sigma_scale_recovers_a_known_miscalibration():
     assert out["calibrating_scale"] == pytest.approx(1.8, rel=0.02)
     fixed = metrics.sigma_calibration(pred, gt, sigma * out["calibrating_scale"])
     np.testing.assert_allclose(fixed["observed"], fixed["expected"], atol=0.01)
+
+
+def test_aflw_regions_split_the_68_point_error():
+    """The report's regions (schema.REGIONS) cover the 68 points once each, and their NMEs,
+    weighted by their point counts, give back the 68-point NME in every yaw bin; an error put
+    on the jaw alone shows in the jaw's row only."""
+    from landmark3d.evaluate.protocols import score
+    from landmark3d.schema import REGIONS
+
+    assert sorted(i for a, b in REGIONS.values() for i in range(a, b)) == list(range(68))
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (9, 70, 2))
+    pred = gt + rng.normal(0, 2, gt.shape)
+    yaw = np.array([5, 10, 20, 35, 40, 50, 65, 80, 89.0])
+    rep = score("aflw2000-3d", gt, pred, yaw_abs_deg=yaw)
+    bins = rep["rows"][0]["yaw_bins"]
+    for name in ("[0,30)", "[30,60)", "[60,90]", "balanced"):
+        total = sum((b - a) * rep["regions"][r][name] for r, (a, b) in REGIONS.items()) / 68
+        assert total == pytest.approx(bins[name])
+    jaw_only = gt.copy()
+    jaw_only[:, :17] += 3.0
+    rep = score("aflw2000-3d", gt, jaw_only, yaw_abs_deg=yaw)
+    assert rep["regions"]["jaw"]["balanced"] > 0
+    assert all(rep["regions"][r]["balanced"] == 0 for r in REGIONS if r != "jaw")
+    assert score("300w", gt, pred)["regions"] is None

@@ -30,6 +30,12 @@ GROUPS: dict[str, tuple[int, int]] = {
     "pupils": (68, 70),
 }
 
+#: The face's five regions (start, stop) over the 68 iBUG points, unions of :data:`GROUPS`:
+#: the evaluation report's breakdown of the error.
+REGIONS: dict[str, tuple[int, int]] = {
+    "jaw": (0, 17), "brows": (17, 27), "nose": (27, 36), "eyes": (36, 48), "mouth": (48, 68),
+}
+
 #: Polylines drawn by the visualiser: (start, stop, closed).
 CONTOURS: tuple[tuple[int, int, bool], ...] = (
     (0, 17, False), (17, 22, False), (22, 27, False), (27, 31, False), (31, 36, False),

@@ -6,7 +6,8 @@ and, for AFLW2000-3D, the absolute-yaw bins; plus the median signed offset, the 
 calibration and the number of missed faces. Per-face NMEs stay in ``per_face`` for plots.
 
 - ``aflw2000-3d``: NME / sqrt(w*h) of the label set's 68-point min/max box; rows: 68 and inner
-  51 points vs the original labels, then vs the re-annotated labels when present.
+  51 points vs the original labels, then vs the re-annotated labels when present; ``regions``:
+  the NME of each of :data:`~landmark3d.schema.REGIONS` by yaw bin, vs the original labels.
 - ``300w``: NME / outer inter-ocular distance (36-45); rows: inner 51, then all 68 (kept apart:
   the jaw of a 2D "visible contour" label means something else on a turned face).
 - ``facesynthetics``: NME over all 70 points, inter-ocular and box-normalised.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schema import INNER_51
+from ..schema import INNER_51, REGIONS
 from . import metrics
 
 ALL_68 = np.arange(68)
@@ -70,6 +71,10 @@ def score(protocol: str, gt: np.ndarray, pred: np.ndarray, *, sigma: np.ndarray 
             add(f"{name}_68", f"68 points vs {name} labels", pred[:, :68], labels, "box", ALL_68, yaw=yaw_abs_deg)
             add(f"{name}_51", f"51 inner points vs {name} labels", pred[:, :68], labels, "box", INNER_51, yaw=yaw_abs_deg)
             offsets[name] = metrics.median_offset(pred[:, :68], labels, INNER_51).tolist()
+        # where the error is: each region's NME by yaw bin, against the original labels
+        norm = metrics.box_size(gt[:, :68])
+        regions = {name: metrics.yaw_bins(metrics.nme(pred[:, :68], gt[:, :68], norm, np.arange(a, b)), yaw_abs_deg)
+                   for name, (a, b) in REGIONS.items()} if yaw_abs_deg is not None else None
         calib_points = ALL_68
     elif protocol == "300w":
         add("inner_51", "51 inner points, inter-ocular", pred[:, :68], gt[:, :68], "interocular", INNER_51)
@@ -85,6 +90,8 @@ def score(protocol: str, gt: np.ndarray, pred: np.ndarray, *, sigma: np.ndarray 
     else:
         raise ValueError(f"unknown protocol '{protocol}': expected aflw2000-3d, 300w or facesynthetics")
 
+    if protocol != "aflw2000-3d":
+        regions = None
     missed = ~np.all(np.isfinite(pred[:, :68]), axis=(1, 2))
     report = {
         "protocol": protocol,
@@ -93,6 +100,7 @@ def score(protocol: str, gt: np.ndarray, pred: np.ndarray, *, sigma: np.ndarray 
         "failure_threshold": metrics.FAILURE_THRESHOLD,
         "rows": rows,
         "median_offset_inner51_px": offsets,
+        "regions": regions,
         "calibration": None,
         "per_face": per_face,
     }

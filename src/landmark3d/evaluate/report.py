@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..schema import REGIONS
 from . import metrics
 
 WORST_CASES = 12
@@ -62,6 +63,16 @@ def markdown(report: dict) -> str:
         top = [i for i in np.argsort(-np.nan_to_num(pp, nan=-1.0))[:6]]
         out += [f"Hardest points ({worst_pts[0]['label']}): " + ", ".join(
             f"{i} {names[i]} {100 * pp[i]:.2f} %" for i in top) + ".", ""]
+    if report.get("regions"):
+        out += ["NME % by region (68 points vs original labels; the same normaliser, so the regions' "
+                "means weighted by their points give the 68-point row):", "",
+                "| region | points | " + " | ".join(metrics.YAW_BIN_NAMES) + " | balanced |",
+                "|---|---|" + "---|" * (len(metrics.YAW_BIN_NAMES) + 1)]
+        for name, bins in report["regions"].items():
+            a, b = REGIONS[name]
+            out.append(f"| {name} | {b - a} | " + " | ".join(_pct(bins.get(k)) for k in metrics.YAW_BIN_NAMES)
+                       + f" | {_pct(bins.get('balanced'))} |")
+        out.append("")
     out += ["## Median signed offset (prediction − label), 51 inner points, px", ""]
     for name, (dx, dy) in report["median_offset_inner51_px"].items():
         out.append(f"- vs {name}: x {dx:+.2f}, y {dy:+.2f}")
