@@ -35,16 +35,23 @@ class Detector:
         refine: run the second pass from the first pass's landmarks (recommended).
         flip_average: also run each crop mirrored and average the two predictions (test-time
             augmentation: twice the landmark-model time for a smaller error).
+        label_adapter: move the jaw and brow points to the meaning common label sets give them
+            (:mod:`landmark3d.label_adapter`): ``"auto"`` (default) uses the model's adapter
+            file (``<model>.adapter.json`` beside it; the shipped models have one) when there is
+            one, ``True`` requires it, a path or a :class:`~landmark3d.label_adapter.LabelAdapter`
+            gives one, ``False`` or ``None`` leaves the model's own points.
 
     Raises :class:`~landmark3d.errors.ModelLoadError` for a model that can't be loaded.
     """
 
     def __init__(self, model=None, detector="default", *, device: str = "cpu",
-                 threads: int | None = None, refine: bool = True, flip_average: bool = False):
+                 threads: int | None = None, refine: bool = True, flip_average: bool = False,
+                 label_adapter="auto"):
         from .models.runtime import load_model
 
         self.model = load_model(model, device=device, threads=threads)
         self.spec = self.model.spec
+        self.label_adapter = _load_adapter(label_adapter, self.model)
         self._detector_arg = detector
         self._face_detector = None
         self.refine = refine
@@ -195,15 +202,46 @@ class Detector:
             from .models.head_pose import landmarks_3d_and_pose
 
             lm3d, pose = landmarks_3d_and_pose(p["landmarks"], p["z"])
+        landmarks = p["landmarks"]
+        if self.label_adapter is not None:
+            from .models.head_pose import template
+
+            landmarks, lm3d = self.label_adapter.apply(landmarks, lm3d, pose, template())
         return Faces(
             boxes=p["boxes"].astype(np.float32),
             scores=np.asarray(p["scores"], np.float32),
-            landmarks=p["landmarks"].astype(np.float32),
+            landmarks=landmarks.astype(np.float32),
             sigma=None if p["sigma"] is None else p["sigma"].astype(np.float32),
             landmarks_3d=lm3d,
             pose=pose,
             **common,
         )
+
+
+def _load_adapter(arg, model):
+    """The Detector's ``label_adapter`` argument as a LabelAdapter (or None)."""
+    if arg is None or arg is False:
+        return None
+    from .errors import ModelLoadError
+    from .label_adapter import LabelAdapter
+    from .models.head_pose import template
+
+    own = Path(getattr(model, "path", "")).with_suffix(".adapter.json")
+    if arg == "auto":
+        if not own.is_file() or not model.spec.has_z or template() is None:
+            return None
+        arg = own
+    if not model.spec.has_z or template() is None:
+        raise ModelLoadError(f"{model.spec.name}: a label adapter needs a model with depth (z) and the pose template")
+    if isinstance(arg, LabelAdapter):
+        return arg
+    path = own if arg is True else Path(arg)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no label adapter for {model.spec.name}; fit one with scripts/fit_label_adapter.py")
+    try:
+        return LabelAdapter.load(path)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def _second_pass_ok(first: Crop, box, crop_scale: float) -> bool:

@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="second pass from the first pass's landmarks (default: on)")
     p.add_argument("--flip-average", action="store_true",
                    help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
+    p.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
+                   help="move the jaw and brow points to the meaning common label sets give them "
+                        "(landmark3d.label_adapter): the model's <model>.adapter.json (default when it has one) "
+                        "or this file")
+    p.add_argument("--no-label-adapter", dest="label_adapter", action="store_const", const=False,
+                   help="the model's own jaw and brow points")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar on stderr")
 
 
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         boxes_by_name = read_boxes_file(args.boxes) if args.boxes else None
         detector = Detector(args.model, args.detector, device=args.device, threads=args.threads, refine=args.refine,
-                            flip_average=args.flip_average)
+                            flip_average=args.flip_average, label_adapter=args.label_adapter)
     except (Landmark3dError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,6 +42,12 @@ def add_arguments(parser) -> None:
                         help="the pipeline's second pass from the first pass's landmarks (default: on)")
     parser.add_argument("--flip-average", action="store_true",
                    help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
+    parser.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
+                        help="move the jaw and brow points to the meaning common label sets give them "
+                             "(landmark3d.label_adapter): the model's <model>.adapter.json (default when it has one) "
+                             "or this file")
+    parser.add_argument("--no-label-adapter", dest="label_adapter", action="store_const", const=False,
+                        help="the model's own jaw and brow points")
 
 
 def make_predictor(args):
@@ -49,7 +55,7 @@ def make_predictor(args):
     from ..detector import Detector
 
     return Detector(model=args.model, detector=args.detector, device=args.device, threads=args.threads,
-                    refine=args.refine, flip_average=args.flip_average)
+                    refine=args.refine, flip_average=args.flip_average, label_adapter=args.label_adapter)
 
 
 def _model_label(args) -> str:
@@ -103,6 +109,9 @@ def run(args) -> int:
         spec = getattr(predictor, "spec", None)
         predictor_text = f"model {getattr(spec, 'name', args.model or 'default')}" + (
             f" ({args.model})" if args.model else "") + (" [provisional]" if getattr(spec, "provisional", False) else "")
+        adapter = getattr(predictor, "label_adapter", None)
+        if adapter is not None:
+            predictor_text += f", label adapter fitted on {adapter.source.get('data', 'unknown data')}"
         print(f"eval: {len(evalset)} faces of {evalset.name} with {predictor_text}, {args.boxes} boxes",
               file=sys.stderr)
         try:
