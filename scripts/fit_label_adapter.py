@@ -29,7 +29,7 @@ def _points(text: str) -> tuple[int, ...]:
 def main(argv=None) -> int:
     from landmark3d import label_adapter
     from landmark3d.data.datasets import open_dataset
-    from landmark3d.detector import Detector
+    from landmark3d.detector import Detector, _sha256
     from landmark3d.models.head_pose import template
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     adapter = label_adapter.fit(lm, lm3, pose, labels, template(), args.points, ridge=args.ridge,
                                 source={"data": f"{evalset.name} ({len(labels)} faces, protocol boxes)",
                                         "model": det.spec.name, "model_file": Path(det.model.path).name,
+                                        "model_sha256": _sha256(det.model.path),
                                         "command": command})
     out = Path(args.out) if args.out else Path(det.model.path).with_suffix(".adapter.json")
     adapter.save(out)

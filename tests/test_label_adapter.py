@@ -97,6 +97,12 @@ def test_detector_uses_the_adapter_beside_the_model_and_can_leave_it(tmp_path, f
     assert np.abs(moved.landmarks[:, [0, 16]] - plain.landmarks[:, [0, 16]]).max() > 0.1
     off = Detector(path, box, label_adapter=False)(face_image)
     np.testing.assert_array_equal(off.landmarks, plain.landmarks)
+    # fitted to another model file: 'auto' warns and leaves it, an explicit request fails
+    LabelAdapter((0, 16), np.zeros((2, 3)), {"model_sha256": "0" * 64}).save(tmp_path / "z.adapter.json")
+    with pytest.warns(UserWarning, match="another version"):
+        assert Detector(path, box).label_adapter is None
+    with pytest.raises(ModelLoadError, match="refit"):
+        Detector(path, box, label_adapter=True)
     flat = make_tiny_onnx(tmp_path / "flat.onnx")
     (tmp_path / "flat.adapter.json").write_text((tmp_path / "z.adapter.json").read_text())
     with pytest.raises(ModelLoadError, match="depth"):
@@ -111,6 +117,7 @@ def test_shipped_models_have_symmetric_adapters_fitted_off_the_evaluation_set():
         a = LabelAdapter.load(resolve(name).with_suffix(".adapter.json"))
         assert a.points == DEFAULT_POINTS and "facesynthetics" in a.source["data"]
         assert a.source["model_file"] == f"{name}.onnx"
+        assert Detector(name, FixedBoxDetector(np.zeros((0, 5)))).label_adapter is not None  # fitted to this file
         d = dict(zip(a.points, a.offsets))
         for i in a.points:
             np.testing.assert_allclose(d[int(FLIP_PERM[i])], d[i] * [-1, 1, 1], atol=2e-5)

@@ -227,7 +227,8 @@ def _load_adapter(arg, model):
     from .models.head_pose import template
 
     own = Path(getattr(model, "path", "")).with_suffix(".adapter.json")
-    if arg == "auto":
+    auto = isinstance(arg, str) and arg == "auto"
+    if auto:
         if not own.is_file() or not model.spec.has_z or template() is None:
             return None
         arg = own
@@ -239,9 +240,31 @@ def _load_adapter(arg, model):
     if not path.is_file():
         raise ModelLoadError(f"{path}: no label adapter for {model.spec.name}; fit one with scripts/fit_label_adapter.py")
     try:
-        return LabelAdapter.load(path)
+        adapter = LabelAdapter.load(path)
     except ValueError as exc:
         raise ModelLoadError(str(exc)) from exc
+    # offsets fitted to another model file are wrong for this one (a re-export, a fine-tune)
+    fitted_to = adapter.source.get("model_sha256")
+    if fitted_to and Path(getattr(model, "path", "")).is_file() and fitted_to != _sha256(model.path):
+        if auto:
+            import warnings
+
+            warnings.warn(f"{path}: fitted to another version of {model.spec.name}; not used (refit it with "
+                          "scripts/fit_label_adapter.py)", stacklevel=3)
+            return None
+        raise ModelLoadError(f"{path}: fitted to another version of {model.spec.name} (model file hash differs); "
+                             "refit it with scripts/fit_label_adapter.py, or pass label_adapter=False")
+    return adapter
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _second_pass_ok(first: Crop, box, crop_scale: float) -> bool:
