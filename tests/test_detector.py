@@ -9,6 +9,7 @@ from PIL import Image
 from conftest import FixedBoxDetector, make_tiny_onnx
 from landmark3d import Detector, Faces
 from landmark3d.errors import ImageReadError, ModelLoadError
+from landmark3d.models.runtime import LandmarkModel
 
 
 @pytest.fixture
@@ -189,3 +190,36 @@ def test_unflip_outputs_inverts_a_mirror():
     mirrored[..., 0] *= -1
     np.testing.assert_allclose(unflip_outputs(mirrored), raw)
     np.testing.assert_allclose(unflip_outputs(unflip_outputs(raw)), raw)
+
+
+class _FixedOutputModel(LandmarkModel):
+    """A landmark model that always answers the same raw output (x, y in crop half-sides) and
+    counts the crops it is asked about."""
+
+    def __init__(self, spec, xy):
+        self.spec, self.path, self.crops = spec, Path("fixed.onnx"), 0
+        self.raw = np.zeros((70, len(spec.channels)), np.float32)
+        self.raw[:, :2] = xy
+
+    def __call__(self, batch):
+        self.crops += len(batch)
+        return np.repeat(self.raw[None], len(batch), axis=0)
+
+
+def test_auto_refine_runs_the_second_pass_only_for_crops_unlike_training(tiny_model, face_image):
+    """refine='auto' (the default): landmarks that fill the crop as the crop rule would leave the
+    first pass alone (one model call per face); landmarks off to one side of it, outside the
+    training crops' shift, get a second pass; True always and False never run it."""
+    from landmark3d.crop import CROP_SCALE
+
+    spec = Detector(tiny_model).spec
+    rng = np.random.default_rng(0)
+    centred = rng.uniform(-1, 1, (70, 2)) / CROP_SCALE
+    centred[:2] = [[-1, -1], [1, 1]]
+    centred[:2] /= CROP_SCALE                       # the box spans the rule's crop exactly
+    box = [[40, 50, 120, 150, 1.0]]
+    for xy, refine, calls in ((centred, "auto", 1), (centred * 0.5 + 0.3, "auto", 2),
+                              (centred, True, 2), (centred * 0.5 + 0.3, False, 1)):
+        model = _FixedOutputModel(spec, xy)
+        Detector(model, FixedBoxDetector(box), refine=refine)(face_image)
+        assert model.crops == calls, (refine, model.crops)

@@ -33,8 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="face boxes to use instead of detecting: JSON {image name: [[x1,y1,x2,y2], ...]} "
                         "or CSV rows 'image,x1,y1,x2,y2' (image = file name or path as given)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame (default: %(default)s)")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="second pass from the first pass's landmarks (default: on)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default="auto",
+                   help="the second pass from the first pass's landmarks: for every face (--refine), never "
+                        "(--no-refine); default: only where the first crop is unlike the training crops")
     p.add_argument("--flip-average", action="store_true",
                    help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
     p.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",

@@ -38,8 +38,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="landmark model threads")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                        help="the pipeline's second pass from the first pass's landmarks (default: on)")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default="auto",
+                        help="the second pass from the first pass's landmarks: for every face (--refine), never "
+                        "(--no-refine); default: only where the first crop is unlike the training crops")
     parser.add_argument("--flip-average", action="store_true",
                    help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
     parser.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
