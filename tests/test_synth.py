@@ -508,6 +508,41 @@ def test_expression_archetypes_have_their_own_stream(gen, monkeypatch):
     assert 0.3 < changed / 300 < 0.5, changed
 
 
+def test_eye_makeup_darkens_the_upper_lid_only_and_has_its_own_stream(gen, monkeypatch):
+    """A liner (sampler._eye_makeup) darkens the skin just above the upper lid's margin (iBUG
+    37/38 and 43/44) and not the cheek; make-up comes in ~22 % of faces from a stream of its own,
+    so turning it off changes no other choice of an image."""
+    from landmark3d.synth import sampler
+
+    p = frontal(gen, 70, neutral=True)
+    p.hand[0] = p.mask[0] = p.glasses[0] = p.held[0] = p.headphones[0] = p.key_light[0] = 0
+    p.eye_makeup = np.zeros(7, np.float32)
+    plain = gen.render_params([copy.deepcopy(p)])[0][0]
+    p.eye_makeup = np.array([0.95, 0.16, 0.0, 0.0, 0, 0, 0], np.float32)
+    lined = gen.render_params([copy.deepcopy(p)])[0][0]
+    lm = plain.landmarks
+    eye_h = np.linalg.norm(lm[37] - lm[41])
+
+    def lum(im, a, b, up=0.0):  # the rows from the margin points (a, b) to 0.4 eye heights above
+        y = 0.5 * (lm[a, 1] + lm[b, 1]) + up
+        return im.image[int(y - 0.4 * eye_h):int(y) + 1, int(lm[a, 0]):int(lm[b, 0]) + 1].mean()
+
+    for a, b in ((37, 38), (43, 44)):
+        # (a band of ~1 px at this size: 7 % darker over the rows looked at; without make-up, equal)
+        assert lum(lined, a, b) < 0.97 * lum(plain, a, b), (lum(lined, a, b), lum(plain, a, b))
+        cheek = 2.5 * eye_h
+        assert abs(lum(lined, a, b, cheek) - lum(plain, a, b, cheek)) < 1.0
+    on = [gen.params(i) for i in range(300)]
+    monkeypatch.setattr(sampler, "EYE_MAKEUP_RATE", 0.0)
+    off = [gen.params(i) for i in range(300)]
+    made_up = sum(bool(a.eye_makeup.any()) for a in on)
+    assert 40 < made_up < 95, made_up                            # 22 % of 300: sd 7
+    for a, b in zip(on, off):
+        assert not b.eye_makeup.any()
+        for name in ("identity", "expression", "yaw_deg", "skin_rgb", "hair_shape", "key_light"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
 def test_key_light_lights_its_side_and_leaves_the_labels(gen):
     """A hard key light from the image's right (sampler._key_light) makes the right half of a
     frontal face brighter than the left, more than the map's own light does; labels unchanged."""

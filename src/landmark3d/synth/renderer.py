@@ -472,6 +472,8 @@ class Renderer:
                     ("light_centre", tuple(map(float, centre))), ("light_radius", SHADOW_RADIUS_CM),
                     ("lash_opacity", float(params.lash_opacity)), ("lens_opacity", float(params.glasses[10])),
                     ("eye_blink", tuple(float(params.expression[i]) for i in self.blink_ids)),
+                    ("eye_makeup", tuple(map(float, params.eye_makeup[:4]))),
+                    ("shadow_rgb", tuple(map(float, params.eye_makeup[4:7]))),
                     ("wear_style", float(params.mask[1])), ("wear_rgb2", tuple(map(float, params.mask[10:13]))),
                     ("wear_pleats", tuple(map(float, pleats(float(params.mask[6]))))),
                     ("hair_src", tuple(map(float, flow_style(params)))), ("strand_tex", 5))

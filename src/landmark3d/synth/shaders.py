@@ -223,6 +223,8 @@ uniform vec3 cloth_rgb2;
 uniform float cloth_pattern;
 uniform float lash_opacity;
 uniform vec2 eye_blink;          // eyeBlink_L (the model's +x eye), eyeBlink_R
+uniform vec4 eye_makeup;         // liner strength, liner width (cm), wing length (cm), shadow strength
+uniform vec3 shadow_rgb;         // eye shadow colour
 uniform float ao_strength;
 uniform vec3 frame_rgb;
 uniform float lens_opacity;
@@ -315,6 +317,25 @@ void main() {
                 * step(7.5, v_rest.z);
             // (a closing lid stretches the fold flat: it fades with the eye's blink)
             albedo *= 1.0 - (0.2 + 0.25 * fract(seed * 0.37)) * crease * (1.0 - (v_rest.x > 0.0 ? eye_blink.x : eye_blink.y));
+            // eye make-up (sampler._eye_makeup): a liner along the upper lid's margin (an arch
+            // through iBUG 36-39 of the neutral mesh: y 3.34 + 0.09 u + 0.58 sqrt(1 - u^2)),
+            // wider and optionally winged at the outer corner, and shadow up to the crease
+            if (eye_makeup.x + eye_makeup.w > 0.0 && v_rest.z > 7.5 && abs(eu) < 1.6) {
+                float mu = (abs(v_rest.x) - 3.15) / 1.31;
+                float margin = 3.34 + 0.09 * mu + 0.58 * sqrt(max(1.0 - mu * mu, 0.0));
+                float above = v_rest.y - margin;
+                float width = eye_makeup.y * (0.6 + 0.6 * smoothstep(-0.6, 1.0, mu));
+                float liner = smoothstep(-0.03, 0.0, above) * (1.0 - smoothstep(0.6 * width, width, above))
+                    * smoothstep(1.05, 0.9, abs(mu));
+                // the wing: beyond the outer corner, rising outwards
+                float wx = abs(v_rest.x) - 4.46;
+                float wing = step(0.0, wx) * (1.0 - smoothstep(0.7 * eye_makeup.z, eye_makeup.z, wx))
+                    * (1.0 - smoothstep(0.02, 0.06, abs(v_rest.y - (3.43 + 0.6 * wx))));
+                float lid = smoothstep(-0.02, 0.05, above) * (1.0 - smoothstep(crease_y - margin - 0.1, crease_y - margin + 0.15, above))
+                    * smoothstep(1.15, 0.8, abs(mu));
+                albedo = mix(albedo, shadow_rgb, lid * eye_makeup.w);
+                albedo = mix(albedo, vec3(0.006, 0.005, 0.005), max(liner, wing * step(0.01, eye_makeup.z)) * eye_makeup.x);
+            }
             if (cls == 1) {
                 if (reg.r > 0.5) cls = 10;
                 else if (reg.g > 0.5) cls = 11;
