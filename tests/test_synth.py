@@ -220,7 +220,8 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
     """Each draw's program keeps only its materials' branches (shaders.face_fs), and the skin is
     drawn in parts whose programs lack the blocks they cannot reach (skin_parts.SkinParts), and
     each background mode has its own program: the pixels are those of the one generic program,
-    accessories, held objects, beards, hats, long and short hair, procedural backgrounds included."""
+    accessories, held objects, beards, hats, long and short hair, procedural backgrounds and eye
+    make-up included."""
     import re
 
     from landmark3d.synth import shaders
@@ -233,13 +234,16 @@ def test_per_material_programs_draw_what_the_generic_program_draws(gen, cache_pa
     kinds = [lambda p: _has_accessory(p) or p.held[0] > 0, lambda p: p.beard > 0, lambda p: p.hat > 0,
              lambda p: p.hair_line[1] < 5.0, lambda p: p.hair_shape[2] == 0, lambda p: p.hair_shape[3] > 0]
     kinds += [lambda p, m=m: p.background == m for m in (1, 2, 3)]   # procedural backgrounds
+    kinds += [lambda p: p.eye_makeup[0] > 0 and p.eye_makeup[2] > 0, lambda p: p.eye_makeup[3] > 0]  # liner, wing, shadow
     ids = sorted({i for kind in kinds for i in [i for i, p in enumerate(params) if kind(p)][:2]})
     assert len(ids) >= 10
     specialised = gen.render_batch(ids)
     # the parts really are drawn by programs without those blocks
     skin = gen.renderer.skin
-    assert {key for key in skin.vaos} >= {(True, True, False), (True, False, False), (False, False, True)}
+    assert {key for key in skin.vaos} >= {(True, True, False, False), (True, False, True, False),
+                                         (True, False, False, False), (False, False, False, True)}
     assert "NO_BEARD" in shaders.face_fs(material=0, beard=False)
+    assert "NO_EYE_MAKEUP" in shaders.face_fs(material=0, eye_makeup=False)
     generic = shaders.face_fs
     monkeypatch.setattr(shaders, "face_fs", lambda cornea=False, material=None, hair_cards=False, *skin:
                         generic(cornea, None, hair_cards))

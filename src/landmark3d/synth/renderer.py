@@ -148,7 +148,7 @@ class Renderer:
         nib = ctx.buffer(self.neck.triangles.tobytes())
         self.neck_vaos = {}  # scalp hair reaches it or not -> vertex array
         for hair in (True, False):
-            prog = self._program(0, skin=(False, False, hair))
+            prog = self._program(0, skin=(False, False, hair, False))
             self.neck_vaos[hair] = ctx.vertex_array(prog, _present(prog, nattrs), index_buffer=nib)
         self.neck_hair = (hairline_basis(azimuth(rest)), rest[:, 1])
         self.neck_shadow = ctx.vertex_array(self.shadow_prog, _present(self.shadow_prog, nattrs), index_buffer=nib)
@@ -233,10 +233,11 @@ class Renderer:
             _current[0] = None
         self.ctx.release()
 
-    def _program(self, material, cornea: bool = False, hair_cards: bool = False, skin: tuple = (True, True, True)):
+    def _program(self, material, cornea: bool = False, hair_cards: bool = False,
+                 skin: tuple = (True, True, True, True)):
         """The shading program for one material (or a tuple of them): one per key, made once
         (shaders.face_fs says why each draw's materials get their own). ``skin``: the skin's
-        blocks it has (face regions, beard, scalp hair; see skin_parts.py)."""
+        blocks it has (face regions, beard, scalp hair, eye make-up; see skin_parts.py)."""
         key = (material, cornea, hair_cards, skin)
         if key not in self._programs:
             prog = self.ctx.program(vertex_shader=shaders.face_vs(scalp=material == 0, hair_cards=hair_cards),

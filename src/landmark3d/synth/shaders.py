@@ -320,6 +320,7 @@ void main() {
             // eye make-up (sampler._eye_makeup): a liner along the upper lid's margin (an arch
             // through iBUG 36-39 of the neutral mesh: y 3.34 + 0.09 u + 0.58 sqrt(1 - u^2)),
             // wider and optionally winged at the outer corner, and shadow up to the crease
+#ifndef NO_EYE_MAKEUP
             if (eye_makeup.x + eye_makeup.w > 0.0 && v_rest.z > 7.5 && abs(eu) < 1.6) {
                 float mu = (abs(v_rest.x) - 3.15) / 1.31;
                 float margin = 3.34 + 0.09 * mu + 0.58 * sqrt(max(1.0 - mu * mu, 0.0));
@@ -336,6 +337,7 @@ void main() {
                 albedo = mix(albedo, shadow_rgb, lid * eye_makeup.w);
                 albedo = mix(albedo, vec3(0.006, 0.005, 0.005), max(liner, wing * step(0.01, eye_makeup.z)) * eye_makeup.x);
             }
+#endif
             if (cls == 1) {
                 if (reg.r > 0.5) cls = 10;
                 else if (reg.g > 0.5) cls = 11;
@@ -570,7 +572,7 @@ def face_vs(scalp: bool = False, hair_cards: bool = False) -> str:
 
 
 def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None, hair_cards: bool = False,
-            face_regions: bool = True, beard: bool = True, scalp_hair: bool = True) -> str:
+            face_regions: bool = True, beard: bool = True, scalp_hair: bool = True, eye_makeup: bool = True) -> str:
     """The shading program. The variant with ``cornea`` may discard (slower on llvmpipe, which
     then cannot reject hidden fragments before shading), so only the sclera uses it.
     ``material``: the one material (or the few) the program will shade. llvmpipe runs every
@@ -582,9 +584,10 @@ def face_fs(cornea: bool = False, material: int | tuple[int, ...] | None = None,
     ``beard`` or ``scalp_hair``, the skin's blocks for the face's painted regions (lips, brows;
     where ``v_uv.x < 1``), for stubble and beard (inside that block, where ``beard_area > 0``) or
     for the scalp hair (where ``v_hair > 0.05``) are left out, for the skin's triangles that
-    cannot reach them (the same reason: llvmpipe would run them everywhere)."""
+    cannot reach them (the same reason: llvmpipe would run them everywhere); likewise the eye
+    make-up's block (inside the face regions' block, around the upper lids) without ``eye_makeup``."""
     src = _with_defines(FACE_FS, HAIR_CARDS=hair_cards, CORNEA=cornea, NO_FACE_REGIONS=not face_regions,
-                        NO_BEARD=not beard, NO_SCALP_HAIR=not scalp_hair)
+                        NO_BEARD=not beard, NO_SCALP_HAIR=not scalp_hair, NO_EYE_MAKEUP=not eye_makeup)
     if isinstance(material, int):
         src = src.replace("    int material = v_info.x;", f"    const int material = {int(material)};", 1)
     elif material is not None:
