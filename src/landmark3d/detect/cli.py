@@ -13,6 +13,26 @@ DEMO_IMAGE = Path(__file__).resolve().parent.parent / "assets" / "astronaut.jpg"
 FORMATS = ("json", "jsonl", "csv", "pts")
 
 
+def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    """The Detector's switches, shared by ``detect`` and ``eval`` (see :func:`pipeline_options`)."""
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default="auto",
+                   help="the second pass from the first pass's landmarks: for every face (--refine), never "
+                        "(--no-refine); default: only where the first crop is unlike the training crops")
+    p.add_argument("--flip-average", action="store_true",
+                   help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
+    p.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
+                   help="move the jaw and brow points to the meaning common label sets give them "
+                        "(landmark3d.label_adapter): the model's <model>.adapter.json (default when it has one) "
+                        "or this file")
+    p.add_argument("--no-label-adapter", dest="label_adapter", action="store_const", const=False,
+                   help="the model's own jaw and brow points")
+
+
+def pipeline_options(args: argparse.Namespace) -> dict:
+    """The Detector keyword arguments that :func:`add_pipeline_arguments` parsed."""
+    return {"refine": args.refine, "flip_average": args.flip_average, "label_adapter": args.label_adapter}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="image files, folders, glob patterns or video files; none = the bundled demo photo")
@@ -33,17 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="face boxes to use instead of detecting: JSON {image name: [[x1,y1,x2,y2], ...]} "
                         "or CSV rows 'image,x1,y1,x2,y2' (image = file name or path as given)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: process every N-th frame (default: %(default)s)")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default="auto",
-                   help="the second pass from the first pass's landmarks: for every face (--refine), never "
-                        "(--no-refine); default: only where the first crop is unlike the training crops")
-    p.add_argument("--flip-average", action="store_true",
-                   help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
-    p.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
-                   help="move the jaw and brow points to the meaning common label sets give them "
-                        "(landmark3d.label_adapter): the model's <model>.adapter.json (default when it has one) "
-                        "or this file")
-    p.add_argument("--no-label-adapter", dest="label_adapter", action="store_const", const=False,
-                   help="the model's own jaw and brow points")
+    add_pipeline_arguments(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar on stderr")
 
 
@@ -60,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         boxes_by_name = read_boxes_file(args.boxes) if args.boxes else None
-        detector = Detector(args.model, args.detector, device=args.device, threads=args.threads, refine=args.refine,
-                            flip_average=args.flip_average, label_adapter=args.label_adapter)
+        detector = Detector(args.model, args.detector, device=args.device, threads=args.threads,
+                            **pipeline_options(args))
     except (Landmark3dError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

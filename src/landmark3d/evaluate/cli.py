@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..detect.cli import add_pipeline_arguments, pipeline_options
+
 DATASET_NAMES = ("aflw2000-3d", "300w", "facesynthetics", "dlib-xml", "coco68")
 
 
@@ -38,17 +40,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="landmark model threads")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default="auto",
-                        help="the second pass from the first pass's landmarks: for every face (--refine), never "
-                        "(--no-refine); default: only where the first crop is unlike the training crops")
-    parser.add_argument("--flip-average", action="store_true",
-                   help="also run each face crop mirrored and average (about 2x landmark-model time, lower error)")
-    parser.add_argument("--label-adapter", nargs="?", const=True, default="auto", metavar="JSON",
-                        help="move the jaw and brow points to the meaning common label sets give them "
-                             "(landmark3d.label_adapter): the model's <model>.adapter.json (default when it has one) "
-                             "or this file")
-    parser.add_argument("--no-label-adapter", dest="label_adapter", action="store_const", const=False,
-                        help="the model's own jaw and brow points")
+    add_pipeline_arguments(parser)
 
 
 def make_predictor(args):
@@ -56,7 +48,7 @@ def make_predictor(args):
     from ..detector import Detector
 
     return Detector(model=args.model, detector=args.detector, device=args.device, threads=args.threads,
-                    refine=args.refine, flip_average=args.flip_average, label_adapter=args.label_adapter)
+                    **pipeline_options(args))
 
 
 def _model_label(args) -> str:
