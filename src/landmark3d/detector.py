@@ -235,7 +235,7 @@ def _load_adapter(arg, model):
     if arg is None or arg is False:
         return None
     from .errors import ModelLoadError
-    from .label_adapter import LabelAdapter
+    from .label_adapter import LabelAdapter, file_sha256
     from .models.head_pose import template
 
     own = Path(getattr(model, "path", "")).with_suffix(".adapter.json")
@@ -257,7 +257,7 @@ def _load_adapter(arg, model):
         raise ModelLoadError(str(exc)) from exc
     # offsets fitted to another model file are wrong for this one (a re-export, a fine-tune)
     fitted_to = adapter.source.get("model_sha256")
-    if fitted_to and Path(getattr(model, "path", "")).is_file() and fitted_to != _sha256(model.path):
+    if fitted_to and Path(getattr(model, "path", "")).is_file() and fitted_to != file_sha256(model.path):
         if auto:
             import warnings
 
@@ -268,15 +268,6 @@ def _load_adapter(arg, model):
                              "refit it with scripts/fit_label_adapter.py, or pass label_adapter=False")
     return adapter
 
-
-def _sha256(path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _like_training(first: Crop, box, crop_scale: float) -> bool:

@@ -32,6 +32,17 @@ FORMAT_VERSION = 1
 DEFAULT_POINTS = tuple(range(27))
 
 
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file (an adapter records its model file's, so a stale one is noticed)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def face_frames(landmarks_3d: np.ndarray, pose: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each face's rotation (N, 3, 3) head -> camera from ``pose`` (N, 3) degrees, and its scale
     (N,) in image pixels per template unit: the RMS radius of its 68 head-centred 3D points over
