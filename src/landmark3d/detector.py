@@ -270,6 +270,15 @@ def _load_adapter(arg, model):
 
 
 
+def _crops_compared(first: Crop, box, crop_scale: float):
+    """``(side1, side2, offset)``: the first crop's side, the side of the crop the rule makes from
+    ``box`` (the first pass's landmark box), and that crop's centre minus the first's (x, y)."""
+    side1 = first.size / first.scale
+    centre1 = first.to_image(np.array([(first.size - 1) / 2.0] * 2))
+    x1, y1, x2, y2 = box
+    return side1, crop_scale * max(x2 - x1, y2 - y1), np.array([(x1 + x2) / 2, (y1 + y2) / 2]) - centre1
+
+
 def _like_training(first: Crop, box, crop_scale: float) -> bool:
     """Whether the first crop is one the model saw in training around the landmarks' own crop
     (``box``: the first pass's landmark box): its side 0.85-1.2 times the rule's and its centre
@@ -281,22 +290,14 @@ def _like_training(first: Crop, box, crop_scale: float) -> bool:
     if not np.all(np.isfinite(box)):
         return False
     jitter = CropJitter()
-    side1 = first.size / first.scale
-    centre1 = first.to_image(np.array([(first.size - 1) / 2.0] * 2))
-    x1, y1, x2, y2 = box
-    side2 = crop_scale * max(x2 - x1, y2 - y1)
+    side1, side2, offset = _crops_compared(first, box, crop_scale)
     lo, hi = jitter.scale_range
-    shift = np.abs(centre1 - [(x1 + x2) / 2, (y1 + y2) / 2]) / side1
-    return bool(lo <= side1 / side2 <= hi and np.all(shift <= jitter.shift))
+    return bool(lo <= side1 / side2 <= hi and np.all(np.abs(offset) / side1 <= jitter.shift))
 
 
 def _second_pass_ok(first: Crop, box, crop_scale: float) -> bool:
     """Whether the crop from the first pass's landmarks is close enough to the first crop to trust."""
-    side1 = first.size / first.scale
-    centre1 = first.to_image(np.array([(first.size - 1) / 2.0] * 2))
-    x1, y1, x2, y2 = box
     if not np.all(np.isfinite(box)):
         return False
-    side2 = crop_scale * max(x2 - x1, y2 - y1)
-    shift = np.hypot((x1 + x2) / 2 - centre1[0], (y1 + y2) / 2 - centre1[1])
-    return shift <= MAX_SHIFT * side1 and 1 / MAX_SIDE_RATIO <= side2 / side1 <= MAX_SIDE_RATIO
+    side1, side2, offset = _crops_compared(first, box, crop_scale)
+    return np.hypot(*offset) <= MAX_SHIFT * side1 and 1 / MAX_SIDE_RATIO <= side2 / side1 <= MAX_SIDE_RATIO
