@@ -21,8 +21,9 @@ def draw_names(r) -> dict:
         names[id(vao)] = "background"
     for hair, vao in r.neck_vaos.items():
         names[id(vao)] = "neck" + ("_hair" if hair else "")
-    for (face, beard, hair), vao in r.skin.vaos.items():
-        names[id(vao)] = "skin_" + ("face" if face else "head") + ("_beard" if beard else "") + ("_hair" if hair else "")
+    for (face, beard, makeup, hair), vao in r.skin.vaos.items():
+        names[id(vao)] = ("skin_" + ("face" if face else "head") + ("_beard" if beard else "")
+                          + ("_makeup" if makeup else "") + ("_hair" if hair else ""))
     for (vao, _), name in zip(r.head_draws, ("mouth_teeth_irises", "sclera")):
         names[id(vao)] = name
     for name in ("glasses_frame", "glasses_lens", "hand", "curtain", "cards", "mask", "headphones", "headphone_pads"):

@@ -123,3 +123,73 @@ def test_the_numpy_hairline_is_the_vertex_programs(gen):
         assert v_hair.max() > 0.5 or p.hair_shape[2] == 0
         reach = hair_reach(p, hairline_basis(azimuth(r.skin_rest)), y)
         assert reach[v_hair > 0].all() and reach.sum() < 1.2 * (v_hair > 0).sum() + 200
+
+
+def _long_haired(gen, index, drape=(1.0, 1.0), front=0.0, yaw=0.0):
+    """Image ``index`` framed frontally with long hair at its most forward (``front`` 0), falling
+    in front of the shoulders per ``drape``, and nothing else near the face."""
+    p = frontal(gen, index, yaw=yaw)
+    p.hat, p.hair_shape[2] = 0, 1.0
+    p.hair_curtain[0], p.hair_curtain[1] = 1.0, front
+    p.hair_drape[:2] = drape
+    p.glasses[0] = p.hand[0] = p.held[0] = p.mask[0] = p.headphones[0] = 0.0
+    return p
+
+
+def test_long_hair_lies_outside_the_skin(gen):
+    from landmark3d.synth.hair import azimuth, long_hair_mesh
+    from landmark3d.synth.renderer import params_torso_rotation
+
+    model, skin_ids, near = gen.model, gen.renderer.skin_ids, gen.renderer.long_hair_skin
+    for i in range(12):
+        p = _long_haired(gen, i, drape=(i % 2, (i // 2) % 2), front=(i % 4) / 4)
+        p.hair_curtain[3:6] = np.random.default_rng(i).random(3)   # thickness, flare, waves
+        vertices = model.mix_render(p.identity[None], p.expression[None])[0][0].astype(np.float64)
+        skin = vertices[skin_ids]
+        # (as the renderer builds it: from the skin of the head's sides only, every other point)
+        pos, nrm, uv, tangent, tris = long_hair_mesh(p.hair_curtain[1:6], p.hair_drape, vertices[near],
+                                                     params_torso_rotation(p))
+        assert np.isfinite(pos).all() and tris.max() < len(pos)
+        assert pos[:, 1].min() < -9.5                         # past the chin (y ~ -8)
+        # beside the face, each hair point is farther from the head's axis than any skin point in
+        # its 1 cm row and 5-degree sector (all of the skin): the sheet never cuts into the cheeks
+        # or the jaw
+        cell = lambda q: (np.floor(q[:, 1]).astype(int), np.floor(np.degrees(azimuth(q)) / 5).astype(int))  # noqa: E731
+        radius = lambda q: np.hypot(q[:, 0], q[:, 2] - 1.0)  # noqa: E731
+        reach = {}
+        for key, r in zip(zip(*cell(skin)), radius(skin)):
+            reach[key] = max(reach.get(key, 0.0), r)
+        side = (pos[:, 1] > -7.0) & (pos[:, 1] < 9.0)
+        inside = [k for k, r in zip(zip(*cell(pos[side])), radius(pos[side])) if r <= reach.get(k, 0.0)]
+        assert not inside, f"image {i}: {len(inside)} hair points inside the skin's reach, e.g. {inside[:3]}"
+        # the strands run down the sheet; the side edges are where the shader frays them
+        assert (tangent[:, 1] < 0).mean() > 0.95 and tangent[:, 3].min() == 0.0
+
+
+def test_long_hair_frames_the_face_without_hiding_its_middle(gen):
+    inner = np.arange(27, 68)                                   # nose, eyes, mouth
+    for i, yaw in ((0, 0.0), (1, 0.0), (2, 40.0), (3, -40.0), (4, 0.0)):
+        for drape in ((0.0, 0.0), (1.0, 1.0)):
+            p = _long_haired(gen, i, drape=drape, yaw=yaw)
+            bare = copy.deepcopy(p)
+            bare.hair_curtain[0] = 0.0
+            (hair, _, _), (none, _, _) = gen.render_params([p, bare])
+            # every inner point visible without the long hair is still visible with it
+            assert not (none.visibility[inner] & ~hair.visibility[inner]).any(), (i, yaw, drape)
+            # and the hair shows beside the face, where there was none
+            added = (hair.segmentation == HAIR) & (none.segmentation != HAIR)
+            assert added.sum() > 0.03 * SIZE * SIZE, (i, yaw, drape)
+
+
+def test_long_hair_falls_in_front_of_the_shoulders_where_draped(gen):
+    below_chin = {}
+    for i in (0, 1, 3):
+        for drape in ((0.0, 0.0), (1.0, 1.0)):
+            p = _long_haired(gen, i, drape=drape)
+            p.translation = np.array([0.0, 3.0, 2 * p.translation[2]], np.float32)  # head and shoulders
+            p.hair_curtain[2] = 0.8                                                  # past the shoulders
+            sample = gen.render_params([p])[0][0]
+            chin = int(sample.landmarks[8, 1]) + 2
+            below_chin[i, drape[0]] = (sample.segmentation[chin:] == HAIR).sum()
+    for i in (0, 1, 3):   # behind the shoulders the hair ends at their tops; in front it goes on
+        assert below_chin[i, 1.0] > 1.5 * below_chin[i, 0.0] + 20, below_chin

@@ -145,63 +145,6 @@ def hand_mesh(landmarks: np.ndarray, values: np.ndarray):
     return pos.astype(np.float32), nrm.astype(np.float32), tris
 
 
-# Head radius (cm) about the vertical axis x = 0, z = 1 of the neutral model, by azimuth from the
-# face's front (degrees), measured over the skull's sides (y = 0..8), ears included.
-_HEAD_AZIMUTH = np.array([45.0, 60.0, 75.0, 90.0, 110.0, 135.0, 160.0, 180.0])
-_HEAD_RADIUS = np.array([8.6, 8.5, 7.9, 8.2, 9.6, 9.3, 9.7, 9.8])
-_CROWN_RADIUS = np.array([7.4, 7.3, 7.2, 7.2, 7.7, 8.1, 8.6, 8.9])  # at y = 10
-
-
-def hair_curtain_mesh(values: np.ndarray):
-    """Long hair falling from the crown over the ears and the back, open at the face.
-
-    ``values`` (5,) in [0, 1): front edge azimuth (55-85 degrees), length (ends at y = -6..-17),
-    thickness, flare, waviness. Model frame; UV v runs down the hair (the strands' direction).
-    Returns ``(pos, nrm, uv, tris)``.
-    """
-    front, length, thick, flare, wave = values
-    phi0 = 55.0 + 30.0 * front
-    y_end = -6.0 - 11.0 * length
-    ys = np.linspace(10.5, y_end, 16)
-    u = np.linspace(0, 1, 33)
-    rows = []
-    for y in ys:
-        edge = phi0 + 8.0 * wave * np.sin(y * 0.7)
-        phi = edge + (360.0 - 2 * edge) * u  # from one side of the face round the back to the other
-        a = np.abs(((phi + 180.0) % 360.0) - 180.0)  # azimuth folded to [0, 180]
-        body = np.interp(a, _HEAD_AZIMUTH, _HEAD_RADIUS) + 0.8 + 1.2 * thick
-        crown = np.interp(a, _HEAD_AZIMUTH, _CROWN_RADIUS) + 0.6 + 0.6 * thick
-        t = np.clip((10.5 - y) / 4.5, 0, 1)
-        t = t * t * (3 - 2 * t)
-        r = crown + (body - crown) * t + (0.05 + 0.2 * flare) * max(0.0, -2.0 - y)
-        rad = np.deg2rad(phi)
-        rows.append(np.stack([r * np.sin(rad), np.full_like(r, y), 1.0 + r * np.cos(rad)], axis=1))
-    pos = np.stack(rows)  # (Y, U, 3)
-    # locks: a wavy surface across the sheet and ragged ends
-    rng = np.random.default_rng(int(wave * 1e6) ^ int(front * 1e6))
-    lock = np.sin(u[None, :] * np.pi * rng.uniform(14, 30) + rng.uniform(0, 6.3)) * 0.25 \
-        + rng.normal(0, 0.15, (1, len(u)))
-    radial = pos - np.stack([np.zeros_like(pos[..., 0]), pos[..., 1], np.ones_like(pos[..., 0])], -1)
-    radial /= np.linalg.norm(radial, axis=-1, keepdims=True) + 1e-9
-    grow = np.clip((10.5 - ys) / 6.0, 0, 1)[:, None]  # nothing at the crown, full further down
-    pos = pos + radial * (lock * (0.4 + 0.8 * thick) * grow)[..., None]
-    ends = rng.uniform(-2.5, 0.0, len(u))  # the bottom row is pulled up unevenly
-    pos[-1, :, 1] -= ends
-    ny, nu = pos.shape[:2]
-    uv = np.stack(np.meshgrid(u * 2.0, np.linspace(0, 1, ny)), axis=-1).reshape(-1, 2)
-    idx = np.arange(ny * nu).reshape(ny, nu)
-    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
-    tris = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)])
-    p = pos.reshape(-1, 3)
-    du = np.gradient(pos, axis=1).reshape(-1, 3)
-    dv = np.gradient(pos, axis=0).reshape(-1, 3)
-    nrm = np.cross(dv, du)
-    outward = p - np.stack([np.zeros(len(p)), p[:, 1], np.ones(len(p))], axis=1)
-    nrm *= np.sign(np.sum(nrm * outward, axis=1, keepdims=True) + 1e-9)
-    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-9
-    return p.astype(np.float32), nrm.astype(np.float32), uv.astype(np.float32), tris.astype(np.int32)
-
-
 def _superellipsoid(centre, axes, rot, exponent: float, rows: int = 10, cols: int = 16):
     """A rounded box (``exponent`` ~0.2) .. ellipsoid (1) with half-axes ``axes`` (3,), rotated by
     ``rot``: (pos, nrm, tris). Points ``axes * sign(u) |u|^e`` for unit directions u satisfy

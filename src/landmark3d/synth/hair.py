@@ -245,6 +245,186 @@ class HairCards:
                 tris.astype(np.int32))
 
 
+# Head radius (cm) about the vertical axis x = 0, z = 1 of the neutral model, by azimuth from the
+# face's front (degrees), measured over the skull's sides (y = 0..8), ears included.
+_HEAD_AZIMUTH = np.array([45.0, 60.0, 75.0, 90.0, 110.0, 135.0, 160.0, 180.0])
+_HEAD_RADIUS = np.array([8.6, 8.5, 7.9, 8.2, 9.6, 9.3, 9.7, 9.8])
+_CROWN_RADIUS = np.array([7.4, 7.3, 7.2, 7.2, 7.7, 8.1, 8.6, 8.9])  # at y = 10
+LONG_TOP = 10.5          # model y (cm) of long hair's top row, under the scalp's cards
+FRAY_CM = 1.5            # long hair's side edges thin out into strands over this width (shaders.py)
+RAGGED_V = 0.8           # and its ends below this share of its length
+ROW_CM = 1.6             # its rows' spacing (waves are 6-10 cm long)
+#: Long hair's front edge stays 55 degrees or more from the face's front (45 with its waves and
+#: an identity's width): the skin it may come near lies beyond LONG_HAIR_NEAR_DEG on the neutral head.
+LONG_HAIR_NEAR_DEG = 35.0
+_REACH_Y = np.arange(LONG_TOP + 1.0, -16.0, -1.0)     # skin reach grid: 1 cm rows ...
+_REACH_BINS = 72                                      # ... by 5 degrees of azimuth
+
+
+def skin_reach(points: np.ndarray) -> np.ndarray:
+    """(len(_REACH_Y), _REACH_BINS) how far the skin ``points`` (N, 3, model frame) reach from the
+    head's vertical axis in each 1 cm row and 5-degree sector (0 where there is none), widened by
+    one row and sector so a sheet laid outside it clears the skin between grid points."""
+    p = np.asarray(points, np.float64)
+    iy = np.rint(_REACH_Y[0] - p[:, 1]).astype(int)
+    ia = np.floor((np.degrees(azimuth(p)) + 180.0) / 5.0).astype(int) % _REACH_BINS
+    ok = (iy >= 0) & (iy < len(_REACH_Y))
+    reach = np.zeros((len(_REACH_Y), _REACH_BINS))
+    np.maximum.at(reach, (iy[ok], ia[ok]), np.hypot(p[ok, 0], p[ok, 2] - 1.0))
+    wide = np.maximum(reach, np.maximum(np.roll(reach, 1, 1), np.roll(reach, -1, 1)))
+    wide[1:] = np.maximum(wide[1:], wide[:-1].copy())
+    wide[:-1] = np.maximum(wide[:-1], wide[1:].copy())
+    return wide
+
+
+def _hanging(reach: np.ndarray) -> np.ndarray:
+    """Hair falls from the widest point above it: each sector's running maximum of the reach down
+    the rows, relaxing 0.15 cm per cm towards the neck below the jaw's corners (y < -2)."""
+    out = reach.copy()
+    for i in range(1, len(out)):
+        relax = 0.15 if _REACH_Y[i] < -2.0 else 0.0
+        out[i] = np.maximum(out[i], out[i - 1] - relax)
+    return out
+
+
+def front_edge(curtain: np.ndarray, drape: np.ndarray, ys: np.ndarray, behind: float = 1.0) -> np.ndarray:
+    """Azimuth (degrees from the face's front) of long hair's front edge at heights ``ys`` (model
+    frame, cm): beside the cheeks, further back by the eyes and at the top, and with ``behind``
+    moving back behind the shoulders below the chin (:func:`long_hair_mesh`'s arguments)."""
+    front, wave = float(curtain[0]), float(curtain[4])
+    e_cheek = 55.0 + 25.0 * front
+    e_temple = max(e_cheek, 66.0)   # never over the eyes' outer corners
+    e = (e_cheek + (e_temple - e_cheek) * _smoothstep(-1.0, 3.0, ys) + 12.0 * _smoothstep(7.0, LONG_TOP, ys)
+         + 4.0 * wave * np.sin(0.8 * ys + 2 * np.pi * float(drape[3])))
+    return e + (130.0 - e) * _smoothstep(-8.0, -17.0, ys) * behind
+
+
+def under_long_hair(curtain: np.ndarray, drape: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which scalp ``points`` (..., 3, neutral model frame) long hair hides: below the ears' tops
+    and 5 degrees or more behind its front edge. Hair cards rooted there are not drawn (alpha-
+    tested, they would be shaded all the same)."""
+    y = points[..., 1]
+    return (y < 7.5) & (np.abs(np.degrees(azimuth(points))) > front_edge(curtain, drape, y) + 5.0)
+
+
+def long_hair_mesh(curtain: np.ndarray, drape: np.ndarray, skin: np.ndarray | None = None,
+                   torso_rotation: np.ndarray | None = None):
+    """Long hair: a sheet hanging from the crown round the back of the head, open at the face,
+    over the shoulders' tops and down the back; and, on the sides that ``drape`` says, a band of
+    it falling in front of the shoulder.
+
+    ``curtain`` (5,) in [0, 1) (FaceParams.hair_curtain[1:]): the front edge's azimuth beside
+    the cheeks (55-80 degrees; at least 66 by the eyes), length (ends at y = -10 .. -42), thickness, flare, waviness.
+    ``drape`` (4,) (FaceParams.hair_drape): in front of the +x / -x shoulder (0/1), the front
+    band's length share, the waves' phase. ``skin`` (N, 3): this image's skin points beside the face
+    (the sheet keeps outside them; every other point of the head's sides is enough, as
+    :func:`skin_reach` widens its grid by a cell; None: the neutral head's table only). ``torso_rotation`` (3, 3): the
+    torso's rotation relative to the head about torso.NECK_PIVOT; the sheet's rows below the
+    chin turn with it as the neck does. Model frame; UV v runs down the hair (the strands'
+    direction), u across, ~1 per 20 cm. Returns ``(pos, nrm, uv, tangent, tris)``, tangent
+    (V, 4): the strands' direction and the distance (cm) to the sheet's nearest side edge, which
+    the shader frays.
+    """
+    import cv2
+
+    from . import torso
+
+    front, length, thick, flare, wave = map(float, curtain)
+    y_end = -10.0 - 32.0 * length
+    hang = _hanging(skin_reach(skin)) if skin is not None else None
+    turn = None
+    if torso_rotation is not None:
+        rvec = cv2.Rodrigues(np.asarray(torso_rotation, np.float64))[0].ravel()
+        angle = float(np.linalg.norm(rvec))
+        turn = (rvec / angle, angle) if angle > 1e-9 else None
+    pivot = torso.NECK_PIVOT.astype(np.float64)
+    rng = np.random.default_rng(int(wave * 1e6) ^ int(front * 1e6))
+    phase = 2 * np.pi * float(drape[3])
+    wavelength = rng.uniform(6.0, 10.0)
+
+    def edge(ys, behind):
+        return front_edge(curtain, drape, ys, behind)
+
+    def sheet(ys, lo, hi, columns, lift, u0, open_top=False):
+        """Rows at heights ys (Y,), each from signed azimuth lo to hi (degrees, (Y,))."""
+        u = np.linspace(0.0, 1.0, columns)
+        phi = lo[:, None] + (hi - lo)[:, None] * u[None]                     # (Y, U) degrees
+        a = np.abs(((phi + 180.0) % 360.0) - 180.0)
+        y = np.broadcast_to(ys[:, None], phi.shape)
+        body = np.interp(a, _HEAD_AZIMUTH, _HEAD_RADIUS) + 0.8 + 1.2 * thick
+        crown = np.interp(a, _HEAD_AZIMUTH, _CROWN_RADIUS) + 0.6 + 0.6 * thick
+        t = _smoothstep(LONG_TOP, LONG_TOP - 4.5, y)
+        r = crown + (body - crown) * t + (0.05 + 0.2 * flare) * np.clip(-2.0 - y, 0.0, 12.0)
+        if hang is not None:
+            iy = np.clip(np.rint(_REACH_Y[0] - y).astype(int), 0, len(_REACH_Y) - 1)
+            ia = np.floor((((phi + 180.0) % 360.0)) / 5.0).astype(int) % _REACH_BINS
+            r = np.maximum(r, hang[iy, ia] + (0.5 + 0.6 * thick) * t)
+        low = ys <= torso.COLLAR_Y                      # rows that reach the torso
+        if low.any():
+            r[low] = np.maximum(r[low], torso.surface_radius(np.deg2rad(phi[low]), y[low]) + 0.6 + 0.4 * thick)
+        # locks: ridges across the sheet, waves down it, both growing away from the crown
+        grow = _smoothstep(LONG_TOP, LONG_TOP - 6.0, y)
+        ridge = np.sin(u[None] * (hi - lo)[:, None] / 360.0 * np.pi * rng.uniform(20, 40) + rng.uniform(0, 6.3))
+        lock_phase = np.cumsum(rng.normal(0.0, 0.5, columns))[None]
+        waves = np.sin(2 * np.pi * y / wavelength + phase + lock_phase)
+        r = r + grow * ((0.25 * ridge + 0.1 * rng.normal(0, 1, (1, columns))) * (0.4 + 0.8 * thick)
+                        + (0.03 + 0.35 * max(wave - 0.35, 0.0)) * waves) + lift
+        rad = np.deg2rad(phi)
+        pos = np.stack([r * np.sin(rad), y, 1.0 + r * np.cos(rad)], -1)
+        if turn is not None:  # below the chin the hair lies on the torso: turn with it, row by row
+            axis, angle = turn
+            share = _smoothstep(-9.0, -16.0, ys)
+            low = share > 0
+            pos[low] = _rotate(pos[low] - pivot, axis, angle * share[low]) + pivot
+        pos[-1, :, 1] += rng.uniform(0.0, 2.5, columns)    # ragged ends: the last row pulled up unevenly
+        across = np.linalg.norm(np.diff(pos, axis=1), axis=-1)
+        dist = np.concatenate([np.zeros((len(ys), 1)), np.cumsum(across, axis=1)], 1)
+        w = np.minimum(dist, dist[:, -1:] - dist)                              # cm to a side edge
+        if open_top:
+            w = np.minimum(w, (ys[0] - ys)[:, None])
+        uv = np.stack([u0 + dist / 20.0, np.broadcast_to(np.linspace(0, 1, len(ys))[:, None], phi.shape)], -1)
+        return pos, uv, w
+
+    parts = []
+    rows = lambda top, end: int(np.ceil((top - end) / ROW_CM)) + 1  # noqa: E731  (rows enough for the waves)
+    ys = np.linspace(LONG_TOP, y_end, rows(LONG_TOP, y_end))
+    parts.append(sheet(ys, edge(ys, 1.0), 360.0 - edge(ys, 1.0), 41, 0.0, 0.0))  # behind the shoulders
+    for side, in_front in ((1.0, drape[0] > 0.5), (-1.0, drape[1] > 0.5)):
+        if in_front:   # a band in front of the shoulder, lying just over the sheet above it
+            end = 4.0 + (y_end - 4.0) * (0.7 + 0.3 * float(drape[2]))
+            yb = np.linspace(4.0, end, rows(4.0, end))
+            e = edge(yb, 0.0)
+            lo, hi = (e - 2.0, e + 40.0) if side > 0 else (-(e + 40.0), -(e - 2.0))
+            parts.append(sheet(yb, lo, hi, 8, 0.35, 0.37 if side > 0 else 0.71, open_top=True))
+    out_pos, out_nrm, out_uv, out_tan, out_tris, base = [], [], [], [], [], 0
+    for pos, uv, w in parts:
+        ny, nu = pos.shape[:2]
+        du, dv = np.gradient(pos, axis=1), np.gradient(pos, axis=0)
+        nrm = np.cross(dv, du)
+        outward = pos - np.stack([np.zeros_like(pos[..., 0]), pos[..., 1], np.ones_like(pos[..., 0])], -1)
+        nrm *= np.sign(np.sum(nrm * outward, axis=-1, keepdims=True) + 1e-9)
+        nrm /= np.linalg.norm(nrm, axis=-1, keepdims=True) + 1e-9
+        dv = dv / (np.linalg.norm(dv, axis=-1, keepdims=True) + 1e-9)
+        idx = np.arange(ny * nu).reshape(ny, nu) + base
+        a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+        out_tris.append(np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]))
+        out_pos.append(pos.reshape(-1, 3))
+        out_nrm.append(nrm.reshape(-1, 3))
+        out_uv.append(uv.reshape(-1, 2))
+        out_tan.append(np.concatenate([dv.reshape(-1, 3), w.reshape(-1, 1)], 1))
+        base += ny * nu
+    cat = lambda x, t: np.concatenate(x).astype(t)  # noqa: E731
+    return (cat(out_pos, np.float32), cat(out_nrm, np.float32), cat(out_uv, np.float32), cat(out_tan, np.float32),
+            cat(out_tris, np.int32))
+
+
+def _rotate(p: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Points ``p`` (R, U, 3) turned about the unit ``axis`` by ``angle`` (R,) radians, row by row
+    (Rodrigues' formula)."""
+    c, s = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+    return p * c + np.cross(axis, p) * s + axis * (p @ axis)[..., None] * (1 - c)
+
+
 def _smoothstep(a, b, x):
     t = np.clip((x - a) / (b - a), 0.0, 1.0)
     return t * t * (3 - 2 * t)

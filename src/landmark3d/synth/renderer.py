@@ -17,7 +17,8 @@ from .assets import PARTS
 from .facemodel import (HEAD_ORIGIN, MATERIAL, MATERIAL_CLOTH, MATERIAL_FACEWEAR, MATERIAL_GLASSES, MATERIAL_HAIR,
                         MATERIAL_HAIR_CARDS, MATERIAL_HAND, MATERIAL_LENS, MODEL_TO_HEAD, SEG, FaceModel)
 from .facewear import pleats
-from .hair import STRAND_TEX_H, STRAND_TEX_W, HairCards, azimuth, flow_style, hairline, hairline_basis, strand_texture
+from .hair import (STRAND_TEX_H, STRAND_TEX_W, HairCards, azimuth, flow_style, hairline, hairline_basis,
+                   LONG_HAIR_NEAR_DEG, long_hair_mesh, strand_texture, under_long_hair)
 from .skin_parts import SkinParts, hair_reach
 from .torso import NECK_PIVOT, Neck, boundary_loop, torso_mesh
 from .lighting import Environment
@@ -178,6 +179,9 @@ class Renderer:
         self.skin_rest = model.assets.neutral[model.render_vertex[self.skin_ids]].astype(np.float64)
         self.skin_noise = noise[self.skin_ids]
         self.skin_ear = np.where(cls == SEG["right_ear"], 1, np.where(cls == SEG["left_ear"], -1, 0))
+        # the skin that long hair may come near (every other point of the head's sides, hair.skin_reach)
+        side = np.abs(np.degrees(azimuth(self.skin_rest))) > LONG_HAIR_NEAR_DEG
+        self.long_hair_skin = self.skin_ids[np.flatnonzero(side)[::2]]
         self.hair_cards = HairCards(self.skin_rest, _rest_normals(model)[self.skin_ids],
                                     _vertex_area(model)[self.skin_ids])
         quad = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
@@ -306,6 +310,11 @@ class Renderer:
             facing = np.sum(n * p, -1) / (np.linalg.norm(n, axis=-1) * np.linalg.norm(p, axis=-1) + 1e-9)
             keep = facing.min(axis=1) < 0.3
             cards = tuple(x[keep] for x in cards) if keep.any() else None
+        if cards is not None and params.hair_curtain[0] > 0:
+            # cards wholly under long hair cannot show either
+            hidden = under_long_hair(params.hair_curtain[1:6], params.hair_drape, self.skin_rest[cards[0]])
+            keep = ~hidden.all(axis=1)
+            cards = tuple(x[keep] for x in cards) if keep.any() else None
         card_pos = np.zeros((0, 3), np.float32)
         if cards is not None:
             k = cards[0]
@@ -318,8 +327,9 @@ class Renderer:
             self._upload(self.glasses_lens, lpos, lnrm, ltri)
         curtain = None
         if params.hair_curtain[0] > 0:
-            curtain, nrm, uv, tris = accessories.hair_curtain_mesh(params.hair_curtain[1:6])
-            self._upload(self.curtain, curtain, nrm, tris, uv)
+            curtain, nrm, uv, tan, tris = long_hair_mesh(params.hair_curtain[1:6], params.hair_drape,
+                                                         vertices[self.long_hair_skin], params_torso_rotation(params))
+            self._upload(self.curtain, curtain, nrm, tris, uv, tan)
         if params.hand[0] > 0 and landmarks_model is not None:
             self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
         if params.held[0] > 0 and landmarks_model is not None:

@@ -95,6 +95,10 @@ class FaceParams:
     # (7,) eye make-up: liner strength, liner width (cm), wing length (cm), shadow strength,
     # shadow RGB; see _eye_makeup. The default (none) is what older sidecars mean.
     eye_makeup: np.ndarray = field(default_factory=lambda: np.zeros(7, np.float32))
+    # (4,) how long hair falls (hair.long_hair_mesh): in front of the +x / -x shoulder (0/1),
+    # the front band's length share, the waves' phase; see _hair_drape. The default (behind
+    # both shoulders) is what older sidecars mean.
+    hair_drape: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seed: int = 0
     index: int = 0
     extra: dict = field(default_factory=dict)
@@ -120,10 +124,11 @@ def _cloth_colours(rng: np.random.Generator) -> np.ndarray:
 
 def _hair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Hairline (front, sides, back heights in model y, cm; edge softness) and shape (volume
-    thickness, sideburn length, present, fringe length). Styles: short 50%, short with a fringe
-    20%, long (over the ears, down the neck) 22%, bald 8%; 12% receding hairlines. The
-    brows are at y ~ 6.3, the ears' tops at ~ 7.3, the crown at 14.5."""
-    style = rng.choice(4, p=[0.5, 0.2, 0.22, 0.08])  # short, fringe, long, bald
+    thickness, sideburn length, present, fringe length). Styles: short 38%, short with a fringe
+    17%, long (over the ears, down the neck) 37%, bald 8%; 12% receding hairlines. (Long hair
+    was 22% until 2026-11-28; 24 AFLW2000-3D-dev crops showed it in 11.) The brows are at
+    y ~ 6.3, the ears' tops at ~ 7.3, the crown at 14.5."""
+    style = rng.choice(4, p=[0.38, 0.17, 0.37, 0.08])  # short, fringe, long, bald
     front = rng.uniform(11.5, 13.5) if rng.random() < 0.12 else rng.uniform(8.8, 10.8)
     side, back, thick = rng.uniform(7.0, 8.8), rng.uniform(-7.0, -2.0), rng.uniform(0.3, 1.8)
     fringe = rng.uniform(1.5, 4.0) if style == 1 else 0.0
@@ -153,6 +158,19 @@ def _hairline_shape(seed: int, index: int, hat: int) -> np.ndarray:
         tilt, arch = 0.0, 0.0
     temples = rng.uniform(0.8, 2.5) if rng.random() < 0.35 else 0.0
     return np.array([base, tilt, arch, 0.0 if hat else temples], np.float32)
+
+
+HAIR_DRAPE_RATE = 0.45    # long hair in front of a shoulder, per side
+DRAPE_STREAM = 0x10C5     # the drape's sub-stream of the image's random state
+
+
+def _hair_drape(seed: int, index: int) -> np.ndarray:
+    """(4,) FaceParams.hair_drape: long hair falls in front of each shoulder in
+    HAIR_DRAPE_RATE of cases (often on one side only, as when it is pushed back on the other).
+    From its own random stream (drawn for every image, used only with long hair)."""
+    rng = np.random.default_rng([seed, index, DRAPE_STREAM])
+    return np.array([rng.random() < HAIR_DRAPE_RATE, rng.random() < HAIR_DRAPE_RATE, rng.random(), rng.random()],
+                    np.float32)
 
 
 EYE_MAKEUP_RATE = 0.22
@@ -436,5 +454,6 @@ def sample_params(seed: int, index: int, size: int, num_identity: int,
         # light and held objects existed
         mask=_mask(rng), headphones=_headphones(rng), key_light=_key_light(rng), held=_held(rng),
         hairline_shape=_hairline_shape(seed, index, hat), eye_makeup=_eye_makeup(seed, index),
+        hair_drape=_hair_drape(seed, index),
         seed=seed, index=index,
     )

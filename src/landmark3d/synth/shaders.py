@@ -1,6 +1,7 @@
 """GLSL sources of the renderer (OpenGL 3.3 core). Conventions: see renderer.py."""
 import re
 
+from .hair import FRAY_CM, RAGGED_V
 from .sampler import FRINGE_LOWEST
 
 _COMMON = """
@@ -188,7 +189,7 @@ BEARD_TOP = (-1.1, -1.5, 2.0, 3.5)
 FACE_FS = """
 #version 330
 """ + _COMMON + "#define BEARD_TOP(az, az2) ({!r} + {!r} * (az) + {!r} * (az2) + {!r} * (az2) * (az2))\n".format(
-    *BEARD_TOP) + """
+    *BEARD_TOP) + f"const float FRAY_CM = {FRAY_CM!r};\nconst float RAGGED_V = {RAGGED_V!r};\n" + """
 uniform vec3 sh[9];          // diffuse irradiance / pi
 uniform vec3 sh_gloss[4];    // radiance convolved with a broad glossy lobe, bands 0-1 (skin sheen)
 uniform sampler2D regions;   // face UV tile: r top lip, g bottom lip, b brows, a nose
@@ -423,15 +424,20 @@ void main() {
         if (dot(n, view) > 0.0) n = -n;
         float strands = texture(detail, fract(v_uv * vec2(1.0, 0.5)) + detail_offset.yx).a;
         // ragged ends: the strand texture's tips over the sheet's last fifth
-        vec4 st = texture(strand_tex, vec2(v_uv.x * 9.0, 0.3 + 3.5 * max(v_uv.y - 0.8, 0.0)));
+        vec4 st = texture(strand_tex, vec2(v_uv.x * 9.0, 0.3 + 3.5 * max(v_uv.y - RAGGED_V, 0.0)));
 #ifdef HAIR_CARDS
-        if (mix(1.0, st.a, step(0.8, v_uv.y)) < 0.5) discard;   // (the sheet stays closed above)
+        // (the sheet stays closed above its ends); its sides thin out into single strands over
+        // the last FRAY_CM (v_tangent.w: cm to the nearest side edge), the sparser the nearer
+        float sides = v_tangent.w < FRAY_CM ? st.a * step(st.g, 0.25 + 0.75 * smoothstep(0.0, FRAY_CM, v_tangent.w)) : 1.0;
+        if (mix(1.0, st.a, step(RAGGED_V, v_uv.y)) * sides < 0.5) discard;
+        hair_t = normalize(v_tangent.xyz - n * dot(n, v_tangent.xyz) + vec3(1e-5));   // down the strands
+#else
+        vec3 down = -(rot * vec3(0.0, 1.0, 0.0));       // the model frame's down, camera frame
+        hair_t = normalize(down - n * dot(n, down) + vec3(1e-5));
 #endif
         albedo = hair_rgb * (0.35 + 1.1 * strands) * (0.6 + 0.6 * st.r);
         spec = 0.0;
         ao = 0.6 + 0.4 * smoothstep(0.0, 0.3, v_uv.y);  // the crown's shade at the top
-        vec3 down = -(rot * vec3(0.0, 1.0, 0.0));       // the model frame's down, camera frame
-        hair_t = normalize(down - n * dot(n, down) + vec3(1e-5));
         hair_amt = 1.0;
         hair_brk = 0.4 + st.g;
     } else if (material == 11) {                  // hair cards (hair.py): alpha-tested strands

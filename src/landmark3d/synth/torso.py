@@ -10,6 +10,8 @@ the bottom.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Where the neck meets the torso (model frame): relative torso rotations pivot here.
@@ -26,6 +28,8 @@ _PROFILE = np.array([
     [14.5, 9.6, -13.2, -0.9], [17.5, 10.6, -15.0, -1.0], [19.0, 11.2, -17.5, -1.0],
     [19.6, 11.6, -22.0, -1.0], [19.4, 11.8, -35.0, -1.0], [18.8, 11.6, -60.0, -1.0],
 ], np.float32) - np.array([0.0, 0.0, TORSO_DROP_CM, 0.0], np.float32)
+#: Model y of the torso's collar (its top row).
+COLLAR_Y = float(_PROFILE[0, 2])
 
 
 def torso_mesh(segments: int = 48, rows_per_span: int = 3, exponent: float = 2.6):
@@ -61,6 +65,39 @@ def torso_mesh(segments: int = 48, rows_per_span: int = 3, exponent: float = 2.6
         vn, tris = -vn, tris[:, ::-1]
     vn /= np.linalg.norm(vn, axis=1, keepdims=True) + 1e-9
     return p, vn.astype(np.float32), uv.reshape(-1, 2), tris.astype(np.int32)
+
+
+def surface_radius(azimuth: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Distance (cm) from the head's vertical axis (x = 0, z = 1) to the torso's surface along
+    ``azimuth`` (radians, 0 = the face's front, + towards +x) at height ``y`` (torso frame, as
+    :func:`torso_mesh`); 0 above the collar. Long hair rests on it (hair.py). Interpolated in a
+    table of 0.5 cm by 2 degrees, made on first use."""
+    table = _radius_table()
+    fy = np.clip((COLLAR_Y - np.asarray(y, np.float64)) / 0.5, 0.0, table.shape[0] - 1.001)
+    fa = (np.asarray(azimuth, np.float64) % (2 * np.pi)) / np.deg2rad(2.0)
+    iy, ia = fy.astype(int), fa.astype(int)
+    ty, ta = fy - iy, fa - ia
+    a0, a1 = table[iy, ia], table[iy, ia + 1]
+    b0, b1 = table[iy + 1, ia], table[iy + 1, ia + 1]
+    r = (a0 + (a1 - a0) * ta) * (1 - ty) + (b0 + (b1 - b0) * ta) * ty
+    return np.where(np.asarray(y) > COLLAR_Y, 0.0, r)
+
+
+@functools.cache
+def _radius_table(exponent: float = 2.6) -> np.ndarray:
+    """(rows, 181): :func:`surface_radius` from the collar down to the profile's end by 0.5 cm,
+    round by 2 degrees (the last column repeats the first), by bisection on the superellipses."""
+    prof = _PROFILE[::-1]                       # ascending y for np.interp
+    y = np.arange(COLLAR_Y, float(_PROFILE[-1, 2]) - 0.5, -0.5)[:, None]
+    az = np.deg2rad(np.arange(0.0, 361.0, 2.0))[None]
+    a, b, zc = (np.interp(y, prof[:, 2], prof[:, k]) for k in (0, 1, 3))
+    s, c = np.sin(az), np.cos(az)
+    lo, hi = np.zeros((y.shape[0], az.shape[1])), np.full((y.shape[0], az.shape[1]), 40.0)
+    for _ in range(24):                         # inside at 0, outside at 40 cm
+        t = (lo + hi) / 2
+        out = np.abs(t * s / a) ** exponent + np.abs((1.0 - zc + t * c) / b) ** exponent > 1.0
+        lo, hi = np.where(out, lo, t), np.where(out, t, hi)
+    return lo
 
 
 def boundary_loop(triangles: np.ndarray, points: np.ndarray) -> np.ndarray:
