@@ -171,3 +171,28 @@ def test_export_int8_is_quantised_close_on_synthetic_crops_and_loads(tmp_path, c
     assert "int8 (calibrated on" in (tmp_path / "q.md").read_text()
     with pytest.raises(ValueError, match="not both"):
         export_onnx(ckpt, tmp_path / "x.onnx", fp16=True, int8_calibration=faces)
+
+
+def test_cli_quantises_a_float_onnx_file_through_its_rebuilt_checkpoint(tmp_path, ckpt, capsys):
+    from train_helpers import write_dataset
+
+    from landmark3d.models.export import INT8_TOLERANCE
+    from landmark3d.models.quantize import calibration_crops
+
+    faces = write_dataset(tmp_path / "faces", n=12, size=96)
+    float_file = tmp_path / "f.onnx"
+    export_onnx(ckpt, float_file)
+    out = tmp_path / "q.onnx"
+    assert main(["export", str(float_file), "--int8", str(faces), "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["onnx"] == str(out) and report["max_abs_diff"] <= INT8_TOLERANCE
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in onnx.load(str(out)).graph.node}
+    # the same function as the float file, to int8's error, on crops like the calibration ones
+    spec = ModelSpec.from_json(torch.load(ckpt, weights_only=True)["spec"])
+    x = calibration_crops(faces, spec, count=6, seed=2)
+    assert np.abs(run_onnx(out, x)[..., :2] - run_onnx(float_file, x)[..., :2]).max() <= INT8_TOLERANCE
+    # only quantisation is offered for ONNX inputs, and never twice
+    assert main(["export", str(float_file), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "only re-exported with --int8" in capsys.readouterr().err
+    assert main(["export", str(out), "--int8", str(faces), "--out", str(tmp_path / "y.onnx")]) == 2
+    assert "already int8" in capsys.readouterr().err

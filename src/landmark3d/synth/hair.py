@@ -9,6 +9,10 @@ out along its normal by the shell's height plus a small lift, plus a tangent off
 the neutral mesh. Randomness comes from ``default_rng([seed, index, CARD_STREAM])``: the sampled
 parameters (and every other image choice) are unchanged, and an image is still a function of
 ``(seed, index)``.
+
+Long hair (:func:`long_hair_mesh`) is a sheet hanging from the crown past the chin, outside this
+image's skin, framing the face, over the shoulders or in front of them; its edges fray into
+strands in the same program as the cards.
 """
 from __future__ import annotations
 
@@ -314,11 +318,12 @@ def long_hair_mesh(curtain: np.ndarray, drape: np.ndarray, skin: np.ndarray | No
     it falling in front of the shoulder.
 
     ``curtain`` (5,) in [0, 1) (FaceParams.hair_curtain[1:]): the front edge's azimuth beside
-    the cheeks (55-80 degrees; at least 66 by the eyes), length (ends at y = -10 .. -42), thickness, flare, waviness.
-    ``drape`` (4,) (FaceParams.hair_drape): in front of the +x / -x shoulder (0/1), the front
-    band's length share, the waves' phase. ``skin`` (N, 3): this image's skin points beside the face
-    (the sheet keeps outside them; every other point of the head's sides is enough, as
-    :func:`skin_reach` widens its grid by a cell; None: the neutral head's table only). ``torso_rotation`` (3, 3): the
+    the cheeks (55-80 degrees; at least 66 by the eyes), length (ends at y = -10 .. -42),
+    thickness, flare, waviness. ``drape`` (4,) (FaceParams.hair_drape): in front of the +x / -x
+    shoulder (0/1), the front band's length share, the waves' phase. ``skin`` (N, 3): this
+    image's skin points beside the face (the sheet keeps outside them; every other point of the
+    head's sides is enough, as :func:`skin_reach` widens its grid by a cell; None: the neutral
+    head's table only). ``torso_rotation`` (3, 3): the
     torso's rotation relative to the head about torso.NECK_PIVOT; the sheet's rows below the
     chin turn with it as the neck does. Model frame; UV v runs down the hair (the strands'
     direction), u across, ~1 per 20 cm. Returns ``(pos, nrm, uv, tangent, tris)``, tangent
@@ -341,9 +346,6 @@ def long_hair_mesh(curtain: np.ndarray, drape: np.ndarray, skin: np.ndarray | No
     rng = np.random.default_rng(int(wave * 1e6) ^ int(front * 1e6))
     phase = 2 * np.pi * float(drape[3])
     wavelength = rng.uniform(6.0, 10.0)
-
-    def edge(ys, behind):
-        return front_edge(curtain, drape, ys, behind)
 
     def sheet(ys, lo, hi, columns, lift, u0, open_top=False):
         """Rows at heights ys (Y,), each from signed azimuth lo to hi (degrees, (Y,))."""
@@ -388,12 +390,13 @@ def long_hair_mesh(curtain: np.ndarray, drape: np.ndarray, skin: np.ndarray | No
     parts = []
     rows = lambda top, end: int(np.ceil((top - end) / ROW_CM)) + 1  # noqa: E731  (rows enough for the waves)
     ys = np.linspace(LONG_TOP, y_end, rows(LONG_TOP, y_end))
-    parts.append(sheet(ys, edge(ys, 1.0), 360.0 - edge(ys, 1.0), 41, 0.0, 0.0))  # behind the shoulders
+    e = front_edge(curtain, drape, ys)
+    parts.append(sheet(ys, e, 360.0 - e, 41, 0.0, 0.0))  # behind the shoulders
     for side, in_front in ((1.0, drape[0] > 0.5), (-1.0, drape[1] > 0.5)):
         if in_front:   # a band in front of the shoulder, lying just over the sheet above it
             end = 4.0 + (y_end - 4.0) * (0.7 + 0.3 * float(drape[2]))
             yb = np.linspace(4.0, end, rows(4.0, end))
-            e = edge(yb, 0.0)
+            e = front_edge(curtain, drape, yb, behind=0.0)
             lo, hi = (e - 2.0, e + 40.0) if side > 0 else (-(e + 40.0), -(e - 2.0))
             parts.append(sheet(yb, lo, hi, 8, 0.35, 0.37 if side > 0 else 0.71, open_top=True))
     out_pos, out_nrm, out_uv, out_tan, out_tris, base = [], [], [], [], [], 0

@@ -1,17 +1,23 @@
 """The ``landmark3d export`` command: a training checkpoint -> ONNX file + model card.
 
     landmark3d export runs/mnv2/last.pt --format onnx [--fp16 | --int8 SYNTH_DIR] [--out weights/mobilenetv2_gnll.onnx]
+    landmark3d export weights/mobilenetv2_gnll.onnx --int8 SYNTH_DIR --out mobilenetv2_gnll_int8.onnx
+
+A float ONNX file (a shipped model has no torch checkpoint) is quantised through the checkpoint
+that ``train --init`` rebuilds from it, so the int8 file's parity is checked as for any export.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="training checkpoint (RUN/last.pt or RUN/best.pt)")
+    parser.add_argument("checkpoint", type=Path, help="training checkpoint (RUN/last.pt or RUN/best.pt), or a float "
+                        "ONNX export to quantise (with --int8)")
     parser.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default: onnx)")
     parser.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=False,
                         help="store weights as float16 (half the size; compute stays float32)")
@@ -41,7 +47,10 @@ def run(args) -> int:
         from ..train import checkpoint as ckpt_io
         from ..models.spec import ModelSpec
 
-        ck = ckpt_io.load(args.checkpoint)
+        source = args.checkpoint
+        if source.suffix.lower() == ".onnx":
+            source = _checkpoint_from_onnx(args.checkpoint, args.int8, args.fp16)
+        ck = ckpt_io.load(source)
         spec = ModelSpec.from_json(ck["spec"], source=str(args.checkpoint))
         suffix = "_fp16" if args.fp16 else "_int8" if args.int8 else ""
         out = args.out or args.checkpoint.with_name(spec.name + suffix + ".onnx")
@@ -56,10 +65,46 @@ def run(args) -> int:
                 card[key] = value
         if "commands" not in card:
             card["commands"] = "landmark3d export " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "(not recorded)"
-        report = export_onnx(args.checkpoint, out, fp16=args.fp16, card=card, sigma_scale=args.sigma_scale,
-                             int8_calibration=args.int8)
+        try:
+            report = export_onnx(source, out, fp16=args.fp16, card=card, sigma_scale=args.sigma_scale,
+                                 int8_calibration=args.int8)
+        finally:
+            if source != args.checkpoint:   # the rebuilt checkpoint's temporary folder
+                shutil.rmtree(source.parent, ignore_errors=True)
     except (FileNotFoundError, ValueError, ModelLoadError, ExportError, OSError) as exc:
         print(f"landmark3d export: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({"onnx": str(out), "model_card": str(out.with_suffix(".md")), **report}))
     return 0
+
+
+def _checkpoint_from_onnx(path: Path, int8_folder: Path | None, fp16: bool) -> Path:
+    """A checkpoint file (in a temporary folder) rebuilt from the float ONNX export ``path``, as
+    ``train --init`` rebuilds one (train/onnx_init.py; its BatchNorm statistics from crops of
+    ``int8_folder``), for quantising it."""
+    import tempfile
+
+    import onnx
+    import torch
+
+    from ..models.quantize import calibration_crops
+    from ..models.spec import METADATA_KEY, ModelSpec
+    from .onnx_init import checkpoint_from_onnx, is_quantized
+
+    if int8_folder is None or fp16:
+        raise ValueError(f"{path}: an ONNX file is only re-exported with --int8 DIR (quantisation); "
+                         "export float files from their training checkpoint (RUN/last.pt)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such ONNX file")
+    proto = onnx.load(str(path), load_external_data=False)
+    if is_quantized(proto):
+        raise ValueError(f"{path}: already int8; quantise its float export instead")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in meta:
+        raise ValueError(f"{path}: not a landmark3d export (no model spec in its metadata)")
+    spec = ModelSpec.from_json(meta[METADATA_KEY], source=str(path))
+    crops = torch.from_numpy(calibration_crops(int8_folder, spec))
+    ck = checkpoint_from_onnx(path, (crops[k:k + 32] for k in range(0, len(crops), 32)))
+    out = Path(tempfile.mkdtemp(prefix="landmark3d-export-")) / (path.stem + ".pt")
+    torch.save(ck, out)
+    return out
