@@ -88,8 +88,7 @@ def _checkpoint_from_onnx(path: Path, int8_folder: Path | None, fp16: bool) -> P
     import torch
 
     from ..models.quantize import calibration_crops
-    from ..models.spec import METADATA_KEY, ModelSpec
-    from .onnx_init import checkpoint_from_onnx, is_quantized
+    from .onnx_init import checkpoint_from_onnx, is_quantized, onnx_spec
 
     if int8_folder is None or fp16:
         raise ValueError(f"{path}: an ONNX file is only re-exported with --int8 DIR (quantisation); "
@@ -99,10 +98,7 @@ def _checkpoint_from_onnx(path: Path, int8_folder: Path | None, fp16: bool) -> P
     proto = onnx.load(str(path), load_external_data=False)
     if is_quantized(proto):
         raise ValueError(f"{path}: already int8; quantise its float export instead")
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if METADATA_KEY not in meta:
-        raise ValueError(f"{path}: not a landmark3d export (no model spec in its metadata)")
-    spec = ModelSpec.from_json(meta[METADATA_KEY], source=str(path))
+    spec = onnx_spec(proto, path)
     crops = torch.from_numpy(calibration_crops(int8_folder, spec))
     ck = checkpoint_from_onnx(path, (crops[k:k + 32] for k in range(0, len(crops), 32)))
     out = Path(tempfile.mkdtemp(prefix="landmark3d-export-")) / (path.stem + ".pt")

@@ -79,6 +79,18 @@ def _bn_after(model: nn.Module) -> dict[nn.Conv2d, nn.BatchNorm2d]:
             if isinstance(m, nn.Conv2d) and isinstance(modules[i + 1], nn.BatchNorm2d)}
 
 
+def onnx_spec(proto, path: str | Path) -> ModelSpec:
+    """The ModelSpec that ``landmark3d export`` stored in the loaded ONNX ``proto`` (read from
+    ``path``); ModelLoadError if there is none."""
+    from ..errors import ModelLoadError
+
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in meta:
+        raise ModelLoadError(f"{path}: no landmark3d spec in its metadata; only files written by "
+                             "`landmark3d export` can be rebuilt into a trainable model")
+    return ModelSpec.from_json(meta[METADATA_KEY], source=str(path))
+
+
 def load_onnx_weights(path: str | Path) -> tuple[nn.Module, ModelSpec]:
     """A torch model with the ONNX file's weights, BN as identity + bias (eval mode only: run
     :func:`calibrate_batchnorm` before training it)."""
@@ -92,11 +104,7 @@ def load_onnx_weights(path: str | Path) -> tuple[nn.Module, ModelSpec]:
         proto = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not an ONNX file"
         raise ModelLoadError(f"{path}: not a readable ONNX file ({exc})") from exc
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if METADATA_KEY not in meta:
-        raise ModelLoadError(f"{path}: no landmark3d spec in its metadata; only files written by "
-                             "`landmark3d export` can start a run")
-    spec = ModelSpec.from_json(meta[METADATA_KEY], source=str(path))
+    spec = onnx_spec(proto, path)
     model = build_model(spec)
     tensors = _onnx_tensors(proto)
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
