@@ -294,10 +294,12 @@ class Renderer:
             bufs[name].write(np.ascontiguousarray(a, "i4" if name == "idx" else "f4"))
         mesh["count"] = tris.size
 
-    def _accessories(self, params, landmarks_model, vertices, normals, camera=None) -> list:
+    def _accessories(self, params, landmarks_model, vertices, normals, camera=None, torso_rotation=None) -> list:
         """Build this image's hair cards, glasses, long hair, hand, held object and facewear; returns the
         meshes to draw as ``(mesh, colour or None)`` (the cards are drawn on their own).
-        ``camera``: the (rotation, translation) of the model frame into the camera's."""
+        ``camera``: the (rotation, translation) of the model frame into the camera's;
+        ``torso_rotation``: the torso's relative to the head (:func:`params_torso_rotation`), which
+        long hair lies on (None: as if unturned)."""
         from . import accessories
 
         for mesh in (self.glasses_frame, self.glasses_lens, self.hand, self.held, self.curtain, self.mask,
@@ -331,7 +333,7 @@ class Renderer:
         curtain = None
         if params.hair_curtain[0] > 0:
             curtain, nrm, uv, tan, tris = long_hair_mesh(params.hair_curtain[1:6], params.hair_drape,
-                                                         vertices[self.long_hair_skin], params_torso_rotation(params))
+                                                         vertices[self.long_hair_skin], torso_rotation)
             self._upload(self.curtain, curtain, nrm, tris, uv, tan)
         if params.hand[0] > 0 and landmarks_model is not None:
             self._upload(self.hand, *accessories.hand_mesh(landmarks_model, params.hand[1:9]))
@@ -439,7 +441,7 @@ class Renderer:
         env_rot = _env_rotation(params.env_rotation_deg, params.env_tilt_deg)
         env = self.environments[params.env_index]
         seed = _shader_seed(params)
-        meshes = self._accessories(params, landmarks_model, vertices, normals, (rot, trans))
+        meshes = self._accessories(params, landmarks_model, vertices, normals, (rot, trans), rel)
         # the projection maps the right-handed camera frame (y down) to NDC (y up), which turns
         # the model's counter-clockwise (outward) triangles clockwise on screen
         ctx.front_face = "cw"
