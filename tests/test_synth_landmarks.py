@@ -50,23 +50,31 @@ def test_jaw_points_sit_on_the_frontal_outline_outside_icts(mesh):
     assert v[ours[8], 1] < v[ict[8], 1] - 0.2  # the chin point is on the chin's lower outline
 
 
-def test_side_jaw_points_are_the_widest_point_in_front_of_the_ear(mesh):
+def test_the_top_jaw_point_is_the_widest_point_in_front_of_the_ear(mesh):
     from landmark3d.synth.landmarks import BAND_CM
 
     v, ict, ours, face = mesh
-    for i in range(0, 5):
-        x, _, z = v[ours[i]]
-        y = v[ict[i], 1]  # the rule's band is at ICT's height
-        # further out and further back than ICT's point on the flat side of the face ...
-        assert abs(x) >= abs(v[ict[i], 0]) + 0.1 and z < v[ict[i], 2] - 0.5, i
-        # ... and nothing of the face at that height between the two is wider
-        band = face[(np.abs(v[face, 1] - y) < BAND_CM) & (v[face, 0] < 0)
-                    & (v[face, 2] > z) & (v[face, 2] < v[ict[i], 2])]
-        assert np.abs(v[band, 0]).max() <= abs(x) + 1e-6, i
-        # and at the ear's heights (0-2) it is not on the ear, which stands out further
-        if i <= 2:
-            row = face[(np.abs(v[face, 1] - y) < BAND_CM) & (v[face, 0] < 0)]
-            assert abs(x) < np.abs(v[row, 0]).max() - 0.5, i
+    x, _, z = v[ours[0]]
+    y = v[ict[0], 1]  # the rule's band is at ICT's height
+    # further out and further back than ICT's point on the flat side of the face ...
+    assert abs(x) >= abs(v[ict[0], 0]) + 0.1 and z < v[ict[0], 2] - 0.5
+    # ... and nothing of the face at that height between the two is wider
+    band = face[(np.abs(v[face, 1] - y) < BAND_CM) & (v[face, 0] < 0)
+                & (v[face, 2] > z) & (v[face, 2] < v[ict[0], 2])]
+    assert np.abs(v[band, 0]).max() <= abs(x) + 1e-6
+    # and at the ear's heights (0-2) the points are not on the ear, which stands out further
+    for i in range(0, 3):
+        row = face[(np.abs(v[face, 1] - v[ours[i], 1]) < BAND_CM) & (v[face, 0] < 0)]
+        assert abs(v[ours[i], 0]) < np.abs(v[row, 0]).max() - 0.5, i
+
+
+def test_jaw_points_are_evenly_spaced_from_ear_to_chin(mesh):
+    v, _, ours, _ = mesh
+    jaw = v[ours[:17]]
+    steps = np.linalg.norm(np.diff(jaw, axis=0), axis=1)
+    # the raw side and outline rules gave 1.8-3.7 cm steps (a zig-zag in depth below the ear)
+    assert steps.max() < 1.2 * steps.min(), np.round(steps, 2)
+    assert np.all(np.diff(jaw[:9, 2]) > 0) and np.all(np.diff(jaw[:9, 1]) < 0)  # down and forward to the chin
 
 
 def test_brow_points_sit_on_the_brow_ridge_crest(mesh):
@@ -116,3 +124,32 @@ def test_relabel_counts_current_samples_and_refuses_foreign_folders(gen, tmp_pat
     (tmp_path / "empty").mkdir()
     assert main(["synth", "--relabel", str(tmp_path / "empty")] + args) == 1
     assert "_meta.json" in capsys.readouterr().err
+
+
+def test_relabel_rewrites_the_pack_of_a_pack_only_folder(gen, tmp_path):
+    from landmark3d.cli import main
+    from landmark3d.data import packed
+
+    out = tmp_path / "synth"
+    args = ["--cache", str(gen.config.cache), "--no-progress"]
+    assert main(["synth", "--out", str(out), "--count", "2", "--size", str(SIZE), "--seed", "3", "--pack-only"]
+                + args) == 0
+    assert not list(out.glob("*.png"))
+    with np.load(out / packed.LABELS) as z:
+        before = {k: z[k].copy() for k in z.files}
+    images = np.load(out / packed.IMAGES).copy()
+    # an older definition: other points in the files and in the pack
+    meta_path = out / "000001_meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["landmark_definition"] = "older"
+    meta_path.write_text(json.dumps(meta))
+    (out / "000001_ldmks.txt").write_text("".join("1.0 2.0\n" for _ in range(70)))
+    packed.write_labels(out, {str(i): (int(r), before["landmarks"][k] + 5.0, before["landmarks_3d"][k] + 1.0)
+                              for k, (i, r) in enumerate(zip(before["ids"], before["image_rows"]))})
+
+    assert main(["synth", "--relabel", str(out)] + args) == 0
+    with np.load(out / packed.LABELS) as z:
+        np.testing.assert_array_equal(z["ids"], before["ids"])
+        np.testing.assert_allclose(z["landmarks"], before["landmarks"], atol=1e-4)
+        np.testing.assert_allclose(z["landmarks_3d"], before["landmarks_3d"], atol=1e-4)
+    np.testing.assert_array_equal(np.load(out / packed.IMAGES), images)

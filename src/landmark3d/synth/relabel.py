@@ -1,7 +1,7 @@
 """Recompute the labels of a rendered folder from its sidecars, after the landmark definition
 (landmarks.py) changed: the images stay, ``_ldmks.txt`` and the sidecar's ``landmarks_3d`` are
 rewritten from the sampled parameters through the renderer's camera, so old renders need not be
-rendered again. Visibility flags cannot be recomputed without the depth buffer: those of points
+rendered again. A folder's pack (``synth --pack``/``--pack-only``) gets the new labels too. Visibility flags cannot be recomputed without the depth buffer: those of points
 that moved are carried over from the old points (moves are a few millimetres on the same surface).
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ def relabel_folder(root: str | Path, *, cache: str | None = None, ict: str | Non
         raise Landmark3dError(f"{root}: no *_meta.json sidecars; only folders written by "
                               "`landmark3d synth` can be relabelled")
     model = FaceModel(load_cache(cache, ict_source=ict))
+    pack_size = _pack_image_size(root)
     changed = skipped = 0
     moved = []
     for path in tqdm(metas, desc="relabel", unit="img", disable=not progress):
@@ -42,8 +43,11 @@ def relabel_folder(root: str | Path, *, cache: str | None = None, ict: str | Non
             continue
         p = meta["params"]
         sid = path.name[: -len("_meta.json")]
-        with Image.open(root / f"{sid}.png") as im:
-            size = im.size[0]
+        if (root / f"{sid}.png").exists() or pack_size is None:
+            with Image.open(root / f"{sid}.png") as im:
+                size = im.size[0]
+        else:  # --pack-only: no PNG files, the pack holds the images
+            size = pack_size
         pts = model.landmarks_from_weights(np.asarray(p["identity"])[None], np.asarray(p["expression"])[None])[0]
         cam, xy = project(pts, p["yaw_deg"], p["pitch_deg"], p["roll_deg"], p["translation"], p["focal_px"], size)
         lm_path = root / f"{sid}_ldmks.txt"
@@ -56,5 +60,26 @@ def relabel_folder(root: str | Path, *, cache: str | None = None, ict: str | Non
         meta["landmark_definition"] = DEFINITION
         write_bytes_atomic(path, json.dumps(meta).encode())
         changed += 1
+    if pack_size is not None:
+        # from the files, every time: a run stopped between the files and the pack is mended
+        _update_pack(root)
     return {"folder": str(root), "relabelled": changed, "already_current": skipped, "definition": DEFINITION,
             "max_move_px_median": float(np.median(moved)) if moved else 0.0}
+
+
+def _pack_image_size(root: Path) -> int | None:
+    """Image side of ``root``'s complete pack, or None when it has none."""
+    from ..data import packed
+
+    if not (root / packed.LABELS).exists():
+        return None
+    return int(np.load(root / packed.IMAGES, mmap_mode="r").shape[1])
+
+
+def _update_pack(root: Path) -> None:
+    """Rewrite the pack's labels file from the samples' label files (the images stay)."""
+    from ..data import packed
+
+    with np.load(root / packed.LABELS) as z:
+        rows = dict(zip(map(str, z["ids"]), z["image_rows"].tolist()))
+    packed.write_labels(root, {sid: (row, *packed.sample_labels(root, sid)) for sid, row in rows.items()})
