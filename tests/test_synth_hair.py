@@ -83,6 +83,38 @@ def test_cards_are_hair_occlude_and_leave_the_rest_alone(gen, monkeypatch):
 
 
 
+def test_stray_locks_fall_across_the_face_and_leave_the_other_cards_alone(gen, monkeypatch):
+    from landmark3d.synth import hair
+
+    cards = gen.renderer.hair_cards
+    p = frontal(gen, _short_haired(gen, 20))
+    p.hair_shape[3] = 0.0                                  # no fringe: only strays go below the hairline
+    p.glasses[0] = p.hand[0] = p.held[0] = p.mask[0] = p.headphones[0] = 0.0
+    monkeypatch.setattr(hair, "STRAY_RATE", 0.0)
+    base = cards.grow(p)
+    without = gen.render_params([p])[0][0]
+    monkeypatch.setattr(hair, "STRAY_RATE", 1.0)
+    strays = cards.grow(p)
+    with_strays = gen.render_params([p])[0][0]
+    n = len(base[0])
+    assert 1 <= len(strays[0]) - n <= 4
+    for a, b in zip(base, strays):                         # their own random stream
+        np.testing.assert_array_equal(a, b[:n])
+    # their tips hang below the brows (neutral head; cards grow on it)
+    model = gen.renderer.model
+    brows_y = model.assets.neutral[model.label_vertices[17:27], 1].min()
+    tips = cards.rest[strays[0][n:, -1]] + strays[1][n:, -1]
+    assert (tips[:, 1] < brows_y).all(), tips
+    # drawn over the face: the pixels they take were the face's skin, brows and eyes
+    from landmark3d.synth.facemodel import SEG
+
+    seg_a, seg_b = with_strays.segmentation, without.segmentation
+    new_hair = (seg_a == HAIR) & (seg_b != HAIR)
+    assert new_hair.sum() > 5
+    face = [SEG[k] for k in ("skin", "nose", "right_eye", "left_eye", "right_brow", "left_brow")]
+    assert np.isin(seg_b[new_hair], face).mean() > 0.8
+
+
 def test_the_numpy_hairline_is_the_vertex_programs(gen):
     """hair.hairline (cards, the skin's draw parts) and FACE_VS's hairline agree: the scalp mask
     v_hair read back from the vertex program (transform feedback) at the neutral skin vertices

@@ -24,6 +24,8 @@ from .sampler import FRINGE_LOWEST
 STRAND_TEX_W, STRAND_TEX_H = 64, 256
 CARD_STREAM = 0x4A12          # the card generator's sub-stream of the image's random state
 CARD_POINTS = 4               # points along a card (3 quads)
+STRAY_RATE = 0.25             # images with hair whose front hairline drops stray locks over the face
+STRAY_FLOOR_Y = -4.0          # model y (cm) stray locks may reach: the mouth
 
 
 def strand_texture(width: int = STRAND_TEX_W, height: int = STRAND_TEX_H, seed: int = 2024) -> np.ndarray:
@@ -176,17 +178,39 @@ class HairCards:
         width = np.where(fly, rng.uniform(0.15, 0.3, c), rng.uniform(1.1, 2.2, c))
         tilt = rng.normal(0.0, 0.45, c) * up
         u0 = rng.random(c)
+        # stray locks: 1-4 thin locks from the front hairline fall across the forehead, a brow,
+        # an eye or a cheek, as loose hair does in photos. Their own stream, so the other cards
+        # stay as they were; lifted 3-4 mm, as a 4 cm step of a card cuts ~2.5 mm into the brow
+        srng = np.random.default_rng([int(params.seed), int(params.index), CARD_STREAM, 1])
+        stray = np.zeros(c, bool)
+        sfront = inside & (np.abs(self.phi) < 0.8) & (self.rest[:, 1] < line + 2.0)
+        if srng.random() < STRAY_RATE and sfront.any():
+            ns = int(srng.integers(1, 5))
+            ws = self.area * sfront
+            roots = np.concatenate([roots, srng.choice(len(self.rest), size=ns, p=ws / ws.sum())])
+            gravity = np.concatenate([gravity, np.full(ns, 6.0)])
+            length = np.concatenate([length, srng.uniform(10.0, 16.0, ns)])
+            phi = self.phi[roots]
+            over = np.concatenate([over, np.full(ns, 99.0)])   # (their floor is STRAY_FLOOR_Y)
+            tip_lift = np.concatenate([tip_lift, np.zeros(ns)])
+            base_lift = np.concatenate([base_lift, srng.uniform(0.3, 0.4, ns)])
+            width = np.concatenate([width, srng.uniform(0.4, 1.2, ns)])
+            tilt = np.concatenate([tilt, np.zeros(ns)])
+            u0 = np.concatenate([u0, srng.random(ns)])
+            stray = np.r_[stray, np.ones(ns, bool)]
+            c = len(roots)
         if camera is not None:
             pc = self.rest[roots] @ camera[0].T + camera[1]
             nc = self.rest_normals[roots] @ camera[0].T
             keep = np.sum(nc * pc, -1) / np.linalg.norm(pc, axis=-1) < 0.5
             if not keep.any():
                 return None
-            roots, gravity, length, phi, over, tip_lift, base_lift, width, tilt, u0 = (
-                x[keep] for x in (roots, gravity, length, phi, over, tip_lift, base_lift, width, tilt, u0))
+            roots, gravity, length, phi, over, tip_lift, base_lift, width, tilt, u0, stray = (
+                x[keep] for x in (roots, gravity, length, phi, over, tip_lift, base_lift, width, tilt, u0, stray))
             c = len(roots)
-        # and not below the ears' middle (long hair further down is the sheet, accessories.py)
-        floor = np.maximum(hairline(params, phi) - over, 1.0)
+        # and not below the ears' middle (long hair further down is the sheet, hair.long_hair_mesh);
+        # stray locks end where their length does, at the mouth at the lowest
+        floor = np.where(stray, STRAY_FLOOR_Y, np.maximum(hairline(params, phi) - over, 1.0))
         p = self.rest[roots].copy()
         k = roots.copy()
         ks, ps = [k], [p]
